@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Everything they depend on is installed here, from the package registries.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+DATA := src/airpicture/data
+
+.PHONY: demo test setup setup-test web bench clean
+
+$(VENV)/.stamp-base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-base pyproject.toml
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+# Offline base map: Natural Earth coastlines and borders from the world-atlas npm package.
+$(DATA)/land-50m.json: web/package.json
+	cd web && npm install --no-audit --no-fund --loglevel=error
+	mkdir -p $(DATA)
+	cp web/node_modules/world-atlas/land-50m.json web/node_modules/world-atlas/countries-50m.json $(DATA)/
+
+web: $(DATA)/land-50m.json
+
+setup: $(VENV)/.stamp-base web
+
+setup-test: $(VENV)/.stamp-test web
+
+demo: setup
+	$(VENV)/bin/airpicture demo
+
+test: setup-test
+	$(PY) -m pytest -n 2 -q
+
+bench: setup-test
+	$(PY) bench/bench_stonesoup.py
+
+clean:
+	rm -rf $(VENV) web/node_modules $(DATA)/*.json
