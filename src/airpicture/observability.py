@@ -1,0 +1,104 @@
+"""Which truths a sensor could see, and since when: the denominator of fair track metrics.
+
+SIAP completeness "for targets above the radar horizon" must not charge the tracker for
+a cruise missile hidden below the horizon or a drone 200 km from the only radar that
+could see it. A truth sample counts as *observable* when some radar's physics gives it
+a decent single-look detection probability (inside range and elevation coverage, above
+the 4/3-earth horizon, outside the MTI notch, expected Pd >= ``min_pd``), and it has been
+so for long enough to confirm a track (``confirm_scans`` scans of that radar).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import geo
+from .measurements import SensorSite
+from .truth import Truth
+
+
+def expected_pd(snr_linear, pfa: float, swerling) -> np.ndarray:
+    """Single-look detection probability of a square-law detector (closed forms).
+
+    Noise power is exponential with unit mean, the threshold is -ln(Pfa). Swerling 0 is
+    the non-central chi-square tail (Marcum Q), Swerling 1/2 (exponential RCS) and 3/4
+    (chi-square RCS with 4 degrees of freedom) are the exact single-look closed forms.
+    """
+    from scipy import stats
+
+    snr = np.asarray(snr_linear, dtype=float)
+    sw = np.broadcast_to(np.asarray(swerling), snr.shape)
+    threshold = -np.log(pfa)
+    pd = np.empty_like(snr)
+    one = (sw == 1) | (sw == 2)
+    three = (sw == 3) | (sw == 4)
+    zero = ~(one | three)
+    pd[one] = pfa ** (1.0 / (1.0 + snr[one]))
+    a = snr[three] / 2.0
+    t = threshold
+    pd[three] = np.exp(-t / (1.0 + a)) * (1.0 + t * a / (1.0 + a) ** 2)
+    # Non-fluctuating target: noise power is exponential (chi-square 2 dof / 2), signal adds a
+    # non-centrality of 2*SNR in those units.
+    pd[zero] = stats.ncx2.sf(2.0 * threshold, 2, 2.0 * snr[zero])
+    return np.clip(pd, 0.0, 1.0)
+
+
+def radar_observable(site: SensorSite, truth: Truth, times: np.ndarray, min_pd: float = 0.5) -> np.ndarray:
+    """(n_targets, len(times)) bool: the radar would detect the target with Pd >= min_pd."""
+    p = site.params
+    n = truth.n_targets
+    idx = np.repeat(np.arange(n)[:, None], len(times), axis=1)
+    tt = np.broadcast_to(times[None, :], idx.shape)
+    pos, vel = truth.state_at(tt, idx)
+    alive = np.isfinite(pos[..., 0])
+    safe_pos = np.where(alive[..., None], pos, site.ecef)
+    safe_vel = np.where(alive[..., None], vel, 0.0)
+    enu = site.to_enu(safe_pos)
+    rng, _, el = geo.enu_to_polar(enu)
+    rng = np.maximum(rng, 1.0)
+    los = safe_pos - site.ecef
+    radial = np.sum(los * safe_vel, axis=-1) / rng
+    _, _, target_alt = geo.ecef_to_geodetic(safe_pos)
+    visible = geo.above_radar_horizon(site.ecef, site.alt_m, safe_pos, target_alt)
+    in_cover = (rng >= p.get("range_min_m", 0.0)) & (rng <= p.get("range_max_m", np.inf))
+    in_cover &= (el >= p.get("elevation_min_rad", -np.pi / 2)) & (el <= p.get("elevation_max_rad", np.pi / 2))
+    outside_notch = np.abs(radial) >= p.get("mti_min_radial_speed_mps", 0.0)
+    snr = (10.0 ** (p.get("reference_snr_db", 13.0) / 10.0) * truth.rcs_m2[:, None]
+           * (p.get("reference_range_m", 1e5) / rng) ** 4)
+    pd = expected_pd(snr, p.get("pfa", 1e-6), truth.swerling[:, None])
+    return alive & visible & in_cover & outside_notch & (pd >= min_pd)
+
+
+def _held_for(flags: np.ndarray, times: np.ndarray, hold_s: float) -> np.ndarray:
+    """True where ``flags`` has been continuously True for at least hold_s seconds."""
+    out = np.zeros_like(flags)
+    if flags.shape[1] == 0:
+        return out
+    # Start time of the current run of True values, per row.
+    run_start = np.full(flags.shape[0], np.nan)
+    for j, t in enumerate(times):  # loop over time only (a few hundred steps), vectorised over targets
+        col = flags[:, j]
+        run_start = np.where(col, np.where(np.isnan(run_start), t, run_start), np.nan)
+        out[:, j] = col & (t - run_start >= hold_s)
+    return out
+
+
+def observable_mask(sensors: list[SensorSite], truth: Truth, times: np.ndarray, *,
+                    confirm_scans: int = 3, min_pd: float = 0.5) -> np.ndarray:
+    """(n_targets, len(times)): observable by at least one radar for long enough to confirm."""
+    mask = np.zeros((truth.n_targets, len(times)), dtype=bool)
+    for site in sensors:
+        if site.kind != "radar":
+            continue
+        seen = radar_observable(site, truth, times, min_pd)
+        hold = (confirm_scans + 0.5) * site.params.get("scan_period_s", 1.0)
+        mask |= _held_for(seen, times, hold)
+    return mask
+
+
+def first_observable_time(sensor: SensorSite, truth: Truth, target: int, times: np.ndarray,
+                          min_pd: float = 0.5) -> float | None:
+    """First time the given radar could detect the target (None if never)."""
+    seen = radar_observable(sensor, truth, times, min_pd)[target]
+    hits = np.flatnonzero(seen)
+    return float(times[hits[0]]) if hits.size else None
