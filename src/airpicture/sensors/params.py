@@ -56,3 +56,24 @@ EO_PARAMS: dict[str, tuple[str, float | None, object, str]] = {
 }
 
 SENSOR_TYPES = {"radar": RADAR_PARAMS, "eo": EO_PARAMS}
+
+
+def si_defaults(schema: dict[str, tuple[str, float | None, object, str]]) -> dict[str, object]:
+    """Defaults of a schema under their SI keys, converted to SI (None stays None)."""
+    defaults: dict[str, object] = {}
+    for si_key, factor, default, _doc in schema.values():
+        if default is not None and factor is not None:
+            default = float(default) * factor
+        defaults[si_key] = default
+    return defaults
+
+
+def with_defaults(params: dict, schema: dict[str, tuple[str, float | None, object, str]]) -> dict[str, object]:
+    """SI parameters of one sensor with every missing key filled from the schema's default.
+
+    The scenario loader already fills defaults; this lets sensor models also accept a
+    hand-built ``SensorSite`` (tests, notebooks) that names only what it changes.
+    """
+    merged = si_defaults(schema)
+    merged.update({key: value for key, value in params.items() if value is not None or key not in merged})
+    return merged

@@ -1,0 +1,306 @@
+"""Rotating surveillance radar (2D or 3D), simulated from truth.
+
+The antenna turns at a constant rate: beam azimuth ``phi(t) = start_azimuth + 2 pi t / scan_period``
+(clockwise from north, t in seconds since scenario start). A target is looked at once per
+revolution, at the moment the beam crosses it; that crossing time is solved for every
+target and revolution at once (Newton on the azimuth difference, the target keeps moving
+while the beam sweeps). Each look then passes through coverage (range, elevation, 4/3-earth
+horizon), the MTI notch and a Swerling / square-law detection draw (see ``detection``);
+detections get Gaussian noise in the sensor's polar frame. Poisson false alarms are spread
+over the coverage, each at the time the beam points at it.
+
+Everything is arrays over targets x revolutions, processed in blocks of revolutions so
+memory stays bounded for long scenarios.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import geo
+from ..errors import InputError
+from ..measurements import FALSE_ALARM, N_VALUES, MeasurementBatch, SensorSite
+from ..truth import Truth
+from . import detection
+from .params import RADAR_PARAMS, with_defaults
+
+TWO_PI = 2.0 * np.pi
+NEWTON_ITERATIONS = 4
+# A crossing whose azimuth residual is still above this after Newton is dropped (only a
+# target orbiting the antenna about as fast as the beam turns, far inside any real range_min).
+CROSSING_TOLERANCE_RAD = 1e-6
+# Simulated false alarms carry a range-rate drawn uniformly up to this magnitude (outside the MTI notch).
+FALSE_ALARM_MAX_RANGE_RATE_MPS = 400.0
+# Elements (targets x revolutions) handled per block: bounds memory to a few hundred MB.
+BLOCK_ELEMENTS = 1 << 19
+
+
+@dataclass(frozen=True)
+class RadarConfig:
+    """Radar parameters in SI units, validated (names as the SI keys of ``params.RADAR_PARAMS``)."""
+
+    dimension: int
+    scan_period_s: float
+    start_azimuth_rad: float
+    beamwidth_az_rad: float
+    range_max_m: float
+    range_min_m: float
+    elevation_min_rad: float
+    elevation_max_rad: float
+    range_resolution_m: float
+    reference_range_m: float
+    reference_snr_db: float
+    pfa: float
+    false_alarms_per_scan: float | None
+    mti_min_radial_speed_mps: float
+    sigma_range_m: float
+    sigma_azimuth_rad: float
+    sigma_elevation_rad: float
+    sigma_range_rate_mps: float
+
+    @classmethod
+    def from_site(cls, site: SensorSite) -> "RadarConfig":
+        p = with_defaults(site.params, RADAR_PARAMS)
+        names = cls.__dataclass_fields__
+        try:
+            values = {k: (None if p[k] is None else float(p[k])) for k in names}
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"radar parameter is not a number ({exc})", source=site.name) from None
+        values["dimension"] = int(values["dimension"])
+        cfg = cls(**values)
+        cfg._validate(site.name)
+        return cfg
+
+    def _validate(self, source: str) -> None:
+        def bad(field: str, why: str):
+            raise InputError(why, source=source, field=field)
+
+        if self.dimension not in (2, 3):
+            bad("dimension", "must be 2 or 3")
+        for field in ("scan_period_s", "beamwidth_az_rad", "range_max_m", "range_resolution_m",
+                      "reference_range_m"):
+            if not getattr(self, field) > 0:
+                bad(field, "must be positive")
+        if not 0.0 < self.pfa < 1.0:
+            bad("pfa", "must be between 0 and 1 (exclusive)")
+        if not 0.0 <= self.range_min_m < self.range_max_m:
+            bad("range_min_m", "must be >= 0 and below range_max")
+        if not self.elevation_min_rad < self.elevation_max_rad:
+            bad("elevation_min_rad", "must be below elevation_max")
+        if self.false_alarms_per_scan is not None and not self.false_alarms_per_scan >= 0:
+            bad("false_alarms_per_scan", "must be >= 0")
+        for field in ("mti_min_radial_speed_mps", "sigma_range_m", "sigma_azimuth_rad",
+                      "sigma_elevation_rad", "sigma_range_rate_mps"):
+            if not getattr(self, field) >= 0:
+                bad(field, "must be >= 0")
+
+    @property
+    def rotation_rate_rad_s(self) -> float:
+        return TWO_PI / self.scan_period_s
+
+    @property
+    def measures_range_rate(self) -> bool:
+        return self.sigma_range_rate_mps > 0
+
+    @property
+    def resolution_cells(self) -> float:
+        """Range cells x azimuth beam positions: the cells each revolution tests for a detection."""
+        range_cells = (self.range_max_m - self.range_min_m) / self.range_resolution_m
+        return range_cells * (TWO_PI / self.beamwidth_az_rad)
+
+    @property
+    def mean_false_alarms_per_scan(self) -> float:
+        if self.false_alarms_per_scan is not None:
+            return self.false_alarms_per_scan
+        return self.pfa * self.resolution_cells
+
+    def beam_azimuth(self, t) -> np.ndarray:
+        """Beam azimuth at times t, rad in [0, 2 pi)."""
+        return np.mod(self.start_azimuth_rad + self.rotation_rate_rad_s * np.asarray(t, dtype=float), TWO_PI)
+
+    def mean_snr(self, range_m, rcs_m2) -> np.ndarray:
+        """Radar equation, linear: reference SNR scaled by RCS (per 1 m^2) and (R_ref / R)^4."""
+        return (10.0 ** (self.reference_snr_db / 10.0) * np.asarray(rcs_m2, dtype=float)
+                * (self.reference_range_m / np.asarray(range_m, dtype=float)) ** 4)
+
+
+def scan_start_times(cfg: RadarConfig, t_start: float, t_end: float) -> np.ndarray:
+    """Times in [t_start, t_end) at which the beam passes start_azimuth (revolution starts)."""
+    first = int(np.ceil(t_start / cfg.scan_period_s - 1e-12))
+    last = int(np.ceil(t_end / cfg.scan_period_s - 1e-12))
+    return np.arange(first, last) * cfg.scan_period_s
+
+
+def _enu_state(site: SensorSite, truth: Truth, t, targets):
+    # Unknown times (a target not alive at the previous iterate) are asked for before the
+    # truth starts, which answers NaN without tripping over a NaN-to-integer cast.
+    t = np.where(np.isfinite(t), t, truth.times[0] - 1.0)
+    pos, vel = truth.state_at(t, targets)
+    return pos, site.to_enu(pos), geo.ecef_vectors_to_enu(vel, site.rotation)
+
+
+def _azimuth_and_rate(enu, vel_enu):
+    east, north = enu[..., 0], enu[..., 1]
+    horizontal2 = east * east + north * north
+    azimuth = np.arctan2(east, north)
+    rate = (vel_enu[..., 0] * north - vel_enu[..., 1] * east) / horizontal2
+    return azimuth, rate
+
+
+def beam_crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: float,
+                   t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every time in [t_start, t_end) the beam crosses a live target: (target index, time).
+
+    Per target and revolution, a first guess comes from the target's azimuth mid-revolution;
+    Newton steps on ``wrap(target azimuth - beam azimuth)`` with derivative
+    ``target azimuth rate - rotation rate`` then converge in two or three iterations. Two
+    guesses that converge to the same crossing (possible only when a target's azimuth
+    changes quickly, close to the antenna) are merged.
+    """
+    n = truth.n_targets
+    period = cfg.scan_period_s
+    omega = cfg.rotation_rate_rad_s
+    if n == 0 or t_end <= t_start:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    # One revolution of margin either side: a crossing near the window edge may belong to
+    # the neighbouring revolution once the target's motion is accounted for.
+    k_first = int(np.floor(t_start / period)) - 1
+    k_last = int(np.ceil(t_end / period)) + 1
+    block = max(1, BLOCK_ELEMENTS // n)
+    targets = np.arange(n)[:, None]
+    previous = np.full(n, np.nan)
+    out_target, out_time = [], []
+    for k0 in range(k_first, k_last, block):
+        revolution_start = np.arange(k0, min(k0 + block, k_last))[None, :] * period
+        guess = np.full((n, revolution_start.shape[1]), np.nan)
+        for offset in (0.5, 0.0, 1.0):  # mid-revolution, else wherever the target exists
+            missing = np.isnan(guess)
+            if not missing.any():
+                break
+            probe = np.broadcast_to(revolution_start + offset * period, guess.shape)
+            _, enu, _ = _enu_state(site, truth, probe, targets)
+            azimuth = np.arctan2(enu[..., 0], enu[..., 1])
+            first = revolution_start + np.mod(azimuth - cfg.start_azimuth_rad, TWO_PI) / omega
+            guess = np.where(missing, first, guess)
+        t = guess
+        for _ in range(NEWTON_ITERATIONS):
+            _, enu, vel_enu = _enu_state(site, truth, t, targets)
+            azimuth, rate = _azimuth_and_rate(enu, vel_enu)
+            residual = geo.wrap_angle(azimuth - cfg.start_azimuth_rad - omega * t)
+            # A target sweeping the same way as the beam slows the relative motion; keep the
+            # step bounded if it approaches the rotation rate.
+            t = t + residual / np.maximum(omega - rate, 0.25 * omega)
+        _, enu, _ = _enu_state(site, truth, t, targets)
+        residual = geo.wrap_angle(np.arctan2(enu[..., 0], enu[..., 1]) - cfg.start_azimuth_rad - omega * t)
+        t = np.where(np.abs(residual) < CROSSING_TOLERANCE_RAD, t, np.nan)
+        # Distinct crossings of one target are at least ~T/2 apart; closer ones are one crossing found twice.
+        earlier = np.concatenate([previous[:, None], t[:, :-1]], axis=1)
+        t = np.where(np.abs(t - earlier) < 0.25 * period, np.nan, t)
+        previous = t[:, -1]
+        keep = np.isfinite(t) & (t >= t_start) & (t < t_end)
+        rows, cols = np.nonzero(keep)
+        out_target.append(rows)
+        out_time.append(t[rows, cols])
+    return np.concatenate(out_target), np.concatenate(out_time)
+
+
+def _noisy_values(cfg: RadarConfig, range_m, azimuth, elevation, range_rate, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Add Gaussian noise column by column; unmeasured columns are NaN in values and sigmas."""
+    n = range_m.shape[0]
+    sigma = np.array([
+        cfg.sigma_range_m,
+        cfg.sigma_azimuth_rad,
+        cfg.sigma_elevation_rad if cfg.dimension == 3 else np.nan,
+        cfg.sigma_range_rate_mps if cfg.measures_range_rate else np.nan,
+    ])
+    noise = rng.standard_normal((n, N_VALUES)) * sigma
+    values = np.column_stack([range_m, azimuth, elevation, range_rate]) + noise
+    values[:, 1] = np.mod(values[:, 1], TWO_PI)
+    return values, np.broadcast_to(sigma, (n, N_VALUES)).copy()
+
+
+def _target_detections(site, cfg, truth, t_start, t_end, rng, sensor_index) -> MeasurementBatch:
+    target, t = beam_crossings(site, cfg, truth, t_start, t_end)
+    pos, vel = truth.state_at(t, target)
+    enu = site.to_enu(pos)
+    vel_enu = geo.ecef_vectors_to_enu(vel, site.rotation)
+    range_m, azimuth, elevation = geo.enu_to_polar(enu)
+    range_rate = np.einsum("ij,ij->i", enu, vel_enu) / range_m
+    _, _, target_alt = geo.ecef_to_geodetic(pos)
+
+    visible = (
+        (range_m >= cfg.range_min_m) & (range_m <= cfg.range_max_m)
+        & (elevation >= cfg.elevation_min_rad) & (elevation <= cfg.elevation_max_rad)
+        & geo.above_radar_horizon(site.ecef, site.alt_m, pos, target_alt)
+        & (np.abs(range_rate) >= cfg.mti_min_radial_speed_mps)
+    )
+    # Every look draws its fluctuation and noise, visible or not, so one target's coverage
+    # does not shift the random stream seen by the others.
+    detected, z = detection.detect(cfg.mean_snr(range_m, truth.rcs_m2[target]), truth.swerling[target],
+                                   cfg.pfa, rng)
+    detected &= visible
+    values, sigmas = _noisy_values(cfg, range_m, azimuth, elevation, range_rate, rng)
+    if cfg.dimension == 2:
+        values[:, 2] = np.nan
+    if not cfg.measures_range_rate:
+        values[:, 3] = np.nan
+    return MeasurementBatch(
+        time=t[detected],
+        sensor=np.full(int(detected.sum()), sensor_index, dtype=np.int32),
+        values=values[detected],
+        sigmas=sigmas[detected],
+        truth=target[detected].astype(np.int32),
+        snr_db=detection.measured_snr_db(z[detected]),
+    )
+
+
+def _false_alarms(cfg: RadarConfig, t_start, t_end, rng, sensor_index) -> MeasurementBatch:
+    """Poisson false alarms: uniform in time (hence at the beam's azimuth), range and elevation."""
+    duration = max(t_end - t_start, 0.0)
+    count = int(rng.poisson(cfg.mean_false_alarms_per_scan * duration / cfg.scan_period_s))
+    t = np.sort(rng.uniform(t_start, t_end, size=count))
+    range_m = rng.uniform(cfg.range_min_m, cfg.range_max_m, size=count)
+    elevation = rng.uniform(cfg.elevation_min_rad, cfg.elevation_max_rad, size=count)
+    # Noise-only statistic above threshold: exponential noise is memoryless, so it is T + Exp(1).
+    z = detection.threshold_from_pfa(cfg.pfa) + rng.exponential(1.0, size=count)
+    notch = min(cfg.mti_min_radial_speed_mps, FALSE_ALARM_MAX_RANGE_RATE_MPS)
+    speed = rng.uniform(notch, FALSE_ALARM_MAX_RANGE_RATE_MPS, size=count)
+    range_rate = np.where(rng.random(count) < 0.5, -speed, speed)
+    values, sigmas = _noisy_values(cfg, range_m, cfg.beam_azimuth(t), elevation, range_rate, rng)
+    if cfg.dimension == 2:
+        values[:, 2] = np.nan
+    if not cfg.measures_range_rate:
+        values[:, 3] = np.nan
+    return MeasurementBatch(
+        time=t,
+        sensor=np.full(count, sensor_index, dtype=np.int32),
+        values=values,
+        sigmas=sigmas,
+        truth=np.full(count, FALSE_ALARM, dtype=np.int32),
+        snr_db=detection.measured_snr_db(z),
+    )
+
+
+def simulate_radar(site: SensorSite, truth: Truth, t_start: float, t_end: float,
+                   rng: np.random.Generator, sensor_index: int | None = None) -> MeasurementBatch:
+    """Detections and false alarms of one rotating radar over [t_start, t_end), sorted by time.
+
+    Parameters
+    ----------
+    site : the radar; ``site.params`` holds SI parameters (missing ones take the defaults
+        of ``params.RADAR_PARAMS``).
+    truth : targets to look at; ``rcs_m2`` and ``swerling`` drive detection.
+    t_start, t_end : window, s since scenario start. Beam phase is global (t = 0 at
+        start_azimuth), so consecutive windows join without gaps or repeats.
+    rng : random generator, consumed in a fixed order.
+    sensor_index : value of the ``sensor`` column; defaults to ``site.index``.
+    """
+    cfg = RadarConfig.from_site(site)
+    index = site.index if sensor_index is None else sensor_index
+    batch = MeasurementBatch.concatenate([
+        _target_detections(site, cfg, truth, t_start, t_end, rng, index),
+        _false_alarms(cfg, t_start, t_end, rng, index),
+    ])
+    return batch.sorted_by_time()
