@@ -1,0 +1,156 @@
+"""``tracks.parquet``: track states as a flat table for people, notebooks and replay.
+
+One row per (time, track), in the order the tracker produced them.
+
+Columns
+-------
+time : float64, s since scenario start
+track_id : int64, stable track number
+lat, lon : float64, geodetic WGS-84 degrees
+alt : float64, metres above the WGS-84 ellipsoid
+vx, vy, vz : float64, m/s -- velocity in the local east / north / up frame *at the track's
+    own position* (not at a sensor), i.e. vx = east, vy = north, vz = climb rate
+speed_mps : float64, horizontal ground speed, sqrt(vx**2 + vy**2)
+heading_deg : float64, direction of horizontal motion, degrees clockwise from true north
+    in [0, 360) (0 when the track is not moving horizontally)
+status : string, "tentative", "confirmed" or "coasting"
+track_class : string (nullable), only when the tracks carry a class hint
+
+Units are also stored in the schema's field metadata (key ``unit``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import geo
+from ..tracks import STATUS_NAMES, TrackStates
+
+_UNITS = {
+    "time": "s", "track_id": "", "lat": "deg", "lon": "deg", "alt": "m (WGS-84 ellipsoid)",
+    "vx": "m/s east", "vy": "m/s north", "vz": "m/s up", "speed_mps": "m/s (horizontal)",
+    "heading_deg": "deg clockwise from north", "status": "", "track_class": "",
+}
+_STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
+
+
+def enu_rotations(lat_rad, lon_rad) -> np.ndarray:
+    """(n, 3, 3) rotations, rows east/north/up, one per point: :func:`geo.enu_rotation` vectorised."""
+    lat = np.asarray(lat_rad, dtype=float)
+    lon = np.asarray(lon_rad, dtype=float)
+    sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
+    zero = np.zeros_like(lat)
+    return np.stack([
+        np.stack([-so, co, zero], axis=-1),
+        np.stack([-sl * co, -sl * so, cl], axis=-1),
+        np.stack([cl * co, cl * so, sl], axis=-1),
+    ], axis=-2)
+
+
+def _status_names(codes: np.ndarray) -> np.ndarray:
+    """Status codes to their names through a lookup table (unknown codes -> "unknown")."""
+    codes = codes.astype(np.int64)
+    size = max(int(codes.max()) + 1 if codes.size else 0, max(STATUS_NAMES) + 1)
+    lookup = np.array(["unknown"] * size, dtype=object)
+    for code, name in STATUS_NAMES.items():
+        lookup[code] = name
+    valid = codes >= 0
+    out = np.full(codes.shape, "unknown", dtype=object)
+    out[valid] = lookup[codes[valid]]
+    return out
+
+
+def _class_array(classes: np.ndarray) -> pa.Array:
+    """Class hints as a nullable string column: None and NaN become null."""
+    try:
+        return pa.array(classes, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Mixed objects (numbers, enums): spell each one out.
+        return pa.array([None if c is None or (isinstance(c, float) and np.isnan(c)) else str(c)
+                         for c in classes], type=pa.string())
+
+
+def _field(name: str, dtype: pa.DataType, nullable: bool = False) -> pa.Field:
+    return pa.field(name, dtype, nullable=nullable, metadata={"unit": _UNITS[name]})
+
+
+def tracks_table(tracks: TrackStates) -> pa.Table:
+    """The track states as an Arrow table with the columns documented in this module."""
+    position = np.asarray(tracks.position, dtype=float).reshape(-1, 3)
+    velocity = np.asarray(tracks.velocity, dtype=float).reshape(-1, 3)
+    lat, lon, alt = geo.ecef_to_geodetic(position)
+    enu_velocity = np.einsum("nij,nj->ni", enu_rotations(lat, lon), velocity)
+    east, north, up = enu_velocity[:, 0], enu_velocity[:, 1], enu_velocity[:, 2]
+    speed = np.hypot(east, north)
+    heading = np.mod(np.degrees(np.arctan2(east, north)), 360.0)
+    status = _status_names(np.asarray(tracks.status))
+
+    columns = {
+        "time": (np.asarray(tracks.time, dtype=np.float64), pa.float64()),
+        "track_id": (np.asarray(tracks.track_id, dtype=np.int64), pa.int64()),
+        "lat": (np.degrees(lat), pa.float64()),
+        "lon": (np.degrees(lon), pa.float64()),
+        "alt": (alt, pa.float64()),
+        "vx": (east, pa.float64()),
+        "vy": (north, pa.float64()),
+        "vz": (up, pa.float64()),
+        "speed_mps": (speed, pa.float64()),
+        "heading_deg": (heading, pa.float64()),
+        "status": (status, pa.string()),
+    }
+    fields = [_field(name, dtype) for name, (_, dtype) in columns.items()]
+    arrays = [pa.array(values, type=dtype) for values, dtype in columns.values()]
+    if tracks.track_class is not None:
+        fields.append(_field("track_class", pa.string(), nullable=True))
+        arrays.append(_class_array(np.asarray(tracks.track_class, dtype=object)))
+    schema = pa.schema(fields, metadata={
+        "airpicture.content": "track states",
+        "airpicture.velocity_frame": "ENU (east, north, up) at each track's own position",
+    })
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_tracks_parquet(path, tracks: TrackStates) -> Path:
+    """Write track states to ``path`` (Parquet, zstd) and return the path.
+
+    Positions and velocities come in ECEF (m, m/s) and are written as geodetic
+    lat/lon/alt and local ENU velocity (see the module docstring for the columns).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(tracks_table(tracks), path, compression="zstd")
+    return path
+
+
+def read_tracks_parquet(path) -> TrackStates:
+    """Read a file written by :func:`write_tracks_parquet` back into ECEF :class:`TrackStates`.
+
+    The position covariance is not stored, so it comes back as ``None``; ``track_class``
+    comes back when the column exists.
+    """
+    table = pq.read_table(path)
+    column = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    lat = np.radians(column["lat"].astype(float))
+    lon = np.radians(column["lon"].astype(float))
+    position = geo.geodetic_to_ecef(lat, lon, column["alt"].astype(float)).reshape(-1, 3)
+    enu_velocity = np.column_stack([column["vx"], column["vy"], column["vz"]]).astype(float)
+    # Rows of an orthonormal rotation: its transpose takes ENU back to ECEF.
+    velocity = np.einsum("nji,nj->ni", enu_rotations(lat, lon), enu_velocity).reshape(-1, 3)
+    names, inverse = np.unique(np.asarray(column["status"], dtype=str), return_inverse=True)
+    status = np.array([_STATUS_CODES.get(name, 0) for name in names], dtype=np.int8)[inverse.reshape(-1)]
+    track_class = None
+    if "track_class" in column:
+        track_class = np.asarray(table.column("track_class").to_pylist(), dtype=object)
+    return TrackStates(
+        time=column["time"].astype(np.float64),
+        track_id=column["track_id"].astype(np.int64),
+        position=position,
+        velocity=velocity,
+        status=status,
+        position_cov=None,
+        track_class=track_class,
+    )

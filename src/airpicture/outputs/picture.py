@@ -1,0 +1,357 @@
+"""``picture.png``: truth against confirmed tracks on an offline map, for a person to look at.
+
+An operator's overview, drawn with matplotlib's Agg canvas (no GUI, no pyplot global
+state): land and sea, coastlines and borders, sensor sites with their coverage, zones and
+defended points, truth trajectories in thin grey and confirmed tracks in colour with their
+track numbers.
+
+The projection is equirectangular (plate carrée) with the axes' aspect set to
+1 / cos(mean latitude), so shapes and circles look right around the scenario; this is a
+picture, not a chart for navigation. Everything is drawn as a few collections, so
+thousands of tracks cost about as much as ten.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.path import Path as MplPath
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from .. import geo
+from ..tracks import CONFIRMED
+from .basemap import load_base_map
+
+SEA_COLOUR = "#dbe7f0"
+LAND_COLOUR = "#f3f0e7"
+COAST_COLOUR = "#61717f"
+BORDER_COLOUR = "#a3998a"
+TRUTH_COLOUR = "#7a7a7a"
+SENSOR_COLOURS = ["#1f4e9c", "#7b2d8e", "#0f7d74", "#a0522d", "#3b6e1f", "#8c1c3a", "#4d4d4d", "#b8860b"]
+ZONE_COLOURS = {
+    "no_fly": "#c62828",
+    "hostile_area": "#8b0000",
+    "restricted": "#c62828",
+    "control_zone": "#ef6c00",
+    "corridor": "#1565c0",
+}
+DEFAULT_ZONE_COLOUR = "#6d6d6d"
+DEFENDED_COLOUR = "#2e7d32"
+# tab10 without its grey, which is kept for truth.
+TRACK_PALETTE = np.array([colormaps["tab10"](i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)])
+CIRCLE_POINTS = 181
+MAX_TRUTH_POINTS = 2000  # samples per truth line; more cannot be seen at this size
+MIN_MARGIN_DEG = 0.2
+
+
+def _lat_lon_deg(ecef) -> tuple[np.ndarray, np.ndarray]:
+    lat, lon, _ = geo.ecef_to_geodetic(ecef)
+    return np.degrees(lat), np.degrees(lon)
+
+
+def _circle_deg(lat_rad: float, lon_rad: float, radius_m: float,
+                start_rad: float = 0.0, span_rad: float = 2 * math.pi) -> np.ndarray:
+    """Geodesic circle (or sector outline when span < 2 pi) as (k, 2) lon/lat degrees."""
+    full = span_rad >= 2 * math.pi - 1e-9
+    bearings = start_rad + np.linspace(0.0, span_rad, CIRCLE_POINTS)
+    lat, lon = geo.destination(lat_rad, lon_rad, bearings, radius_m)
+    ring = np.column_stack([np.degrees(lon), np.degrees(lat)])
+    if not full:
+        centre = np.array([[math.degrees(lon_rad), math.degrees(lat_rad)]])
+        ring = np.concatenate([centre, ring, centre])
+    return ring
+
+
+def _truth_lines(truth) -> list[np.ndarray]:
+    """One (k, 2) lon/lat line per target, NaN samples dropped and long tracks thinned."""
+    if truth is None or truth.n_targets == 0 or truth.position_ecef.size == 0:
+        return []
+    n_samples = truth.position_ecef.shape[1]
+    stride = max(1, math.ceil(n_samples / MAX_TRUTH_POINTS))
+    positions = truth.position_ecef[:, ::stride]
+    if stride > 1:  # keep each target's true end point in the picture
+        positions = np.concatenate([positions, truth.position_ecef[:, -1:]], axis=1)
+    lat, lon = _lat_lon_deg(positions)
+    lines = []
+    for i in range(lat.shape[0]):
+        alive = np.isfinite(lat[i]) & np.isfinite(lon[i])
+        if alive.any():
+            lines.append(np.column_stack([lon[i, alive], lat[i, alive]]))
+    return lines
+
+
+def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Track ids and one lon/lat line each, from the CONFIRMED rows, in time order."""
+    if tracks is None or len(tracks) == 0:
+        return np.zeros(0, np.int64), []
+    confirmed = np.flatnonzero(np.asarray(tracks.status) == CONFIRMED)
+    if confirmed.size == 0:
+        return np.zeros(0, np.int64), []
+    ids = np.asarray(tracks.track_id)[confirmed]
+    times = np.asarray(tracks.time)[confirmed]
+    order = np.lexsort((times, ids))
+    rows = confirmed[order]
+    ids = ids[order]
+    lat, lon = _lat_lon_deg(np.asarray(tracks.position)[rows])
+    points = np.column_stack([lon, lat])
+    cuts = np.flatnonzero(np.diff(ids)) + 1
+    lines = np.split(points, cuts)
+    starts = np.concatenate([[0], cuts])
+    return ids[starts], lines
+
+
+def _extent(groups: list[np.ndarray]) -> tuple[float, float, float, float]:
+    """(lon_min, lat_min, lon_max, lat_max) around all finite points, with a margin."""
+    points = [g.reshape(-1, 2) for g in groups if g is not None and np.size(g)]
+    points = np.concatenate(points) if points else np.zeros((0, 2))
+    points = points[np.isfinite(points).all(axis=1)]
+    if len(points) == 0:
+        return -1.0, -1.0, 1.0, 1.0
+    lon_min, lat_min = points.min(axis=0)
+    lon_max, lat_max = points.max(axis=0)
+    margin_lon = max(0.08 * (lon_max - lon_min), MIN_MARGIN_DEG)
+    margin_lat = max(0.08 * (lat_max - lat_min), MIN_MARGIN_DEG)
+    return (lon_min - margin_lon, max(lat_min - margin_lat, -89.9),
+            lon_max + margin_lon, min(lat_max + margin_lat, 89.9))
+
+
+def _fit_aspect(lon_range, lat_range, aspect, box_width_px, box_height_px):
+    """Widen one of the ranges so the extent fills the axes box at the given aspect.
+
+    ``aspect`` is the drawn length of one degree of latitude over one of longitude.
+    Widening the data range (rather than letting matplotlib shrink the box) keeps the
+    map filling its frame and the PNG size fixed.
+    """
+    (x0, x1), (y0, y1) = lon_range, lat_range
+    dx, dy = x1 - x0, y1 - y0
+    wanted = box_height_px / box_width_px
+    if aspect * dy / dx > wanted:
+        grow = (aspect * dy / wanted - dx) / 2
+        x0, x1 = x0 - grow, x1 + grow
+    else:
+        grow = (dx * wanted / aspect - dy) / 2
+        y0, y1 = y0 - grow, y1 + grow
+        if y0 < -90.0 or y1 > 90.0:  # stay on the globe; the box then shrinks a little
+            shift = max(-90.0 - y0, 0.0) - max(y1 - 90.0, 0.0)
+            y0, y1 = max(y0 + shift, -90.0), min(y1 + shift, 90.0)
+    return (x0, x1), (y0, y1)
+
+
+def _format_lon(value, _pos=None) -> str:
+    return f"{abs(value):g}°{'E' if value >= 0 else 'W'}" if value else "0°"
+
+
+def _format_lat(value, _pos=None) -> str:
+    return f"{abs(value):g}°{'N' if value >= 0 else 'S'}" if value else "0°"
+
+
+def _ring_path(rings: list[np.ndarray]) -> MplPath:
+    """One compound path of closed rings (holes are wound the other way by basemap)."""
+    vertices, codes = [], []
+    for ring in rings:
+        ring_codes = np.full(len(ring) + 1, MplPath.LINETO, dtype=MplPath.code_type)
+        ring_codes[0] = MplPath.MOVETO
+        ring_codes[-1] = MplPath.CLOSEPOLY
+        vertices.append(np.concatenate([ring, ring[:1]]))
+        codes.append(ring_codes)
+    return MplPath(np.concatenate(vertices), np.concatenate(codes))
+
+
+def _sensor_coverage(site) -> np.ndarray | None:
+    range_m = (site.params or {}).get("range_max_m")
+    if range_m is None or not np.isfinite(range_m) or range_m <= 0:
+        return None
+    start = float((site.params or {}).get("azimuth_min_rad", 0.0))
+    stop = float((site.params or {}).get("azimuth_max_rad", 2 * math.pi))
+    span = stop - start
+    if span <= 0:
+        span += 2 * math.pi
+    return _circle_deg(site.lat_rad, site.lon_rad, float(range_m), start, min(span, 2 * math.pi))
+
+
+def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points=(), zones=(),
+                   title: str = "", size_px: tuple[int, int] = (1600, 1100), dpi: int = 100,
+                   max_track_labels: int = 300) -> Path:
+    """Draw the air picture to a PNG file and return its path.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output PNG; parent folders are created.
+    sensors : list of airpicture.measurements.SensorSite
+        Drawn at their sites with their names; ``params['range_max_m']`` gives the
+        coverage circle (a sector when ``azimuth_min_rad``/``azimuth_max_rad`` limit the
+        field of regard, as for an EO tracker).
+    truth : airpicture.truth.Truth or None
+        Trajectories drawn as thin grey lines, a dot at each target's last position.
+    tracks : airpicture.tracks.TrackStates or None
+        Rows with status CONFIRMED are drawn as coloured lines, labelled with the
+        track number at their last point (up to ``max_track_labels`` labels).
+    defended_points, zones : lists of airpicture.scenario.model.DefendedPoint / Zone
+    title : str
+    size_px : (width, height)
+        Exact size of the PNG in pixels (at ``dpi``).
+
+    The map extent covers every truth position and sensor site (plus zones and defended
+    points, and tracks when there is no truth), with a margin. When the Natural Earth files
+    are not installed, the picture says "no base map" and is drawn without one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sensors = list(sensors or [])
+    defended_points = list(defended_points or [])
+    zones = list(zones or [])
+
+    truth_lines = _truth_lines(truth)
+    track_ids, track_lines = _confirmed_lines(tracks)
+    site_points = np.array([[math.degrees(s.lon_rad), math.degrees(s.lat_rad)] for s in sensors]).reshape(-1, 2)
+    zone_rings = [np.column_stack([np.degrees(z.polygon_lon_rad), np.degrees(z.polygon_lat_rad)])
+                  for z in zones]
+    defended_circles = [_circle_deg(d.lat_rad, d.lon_rad, d.radius_m) for d in defended_points]
+
+    extent_groups = truth_lines + [site_points] + zone_rings + defended_circles
+    if not truth_lines:
+        extent_groups += track_lines
+    lon_min, lat_min, lon_max, lat_max = _extent(extent_groups)
+    mean_lat = 0.5 * (lat_min + lat_max)
+
+    width_px, height_px = size_px
+    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    # Map on the left, legend and a short summary on the right where they hide nothing.
+    axes_box = (0.06, 0.06, 0.70, 0.87)
+    ax = fig.add_axes(axes_box)
+    ax.set_facecolor(SEA_COLOUR)
+    aspect = 1.0 / max(math.cos(math.radians(mean_lat)), 0.05)
+    view_lon, view_lat = _fit_aspect((lon_min, lon_max), (lat_min, lat_max), aspect,
+                                     axes_box[2] * width_px, axes_box[3] * height_px)
+    ax.set_xlim(*view_lon)
+    ax.set_ylim(*view_lat)
+    ax.set_aspect(aspect, adjustable="box")
+
+    # Base map, cropped to what is visible (plus a little, so lines reach the frame).
+    pad = 0.05 * max(view_lon[1] - view_lon[0], view_lat[1] - view_lat[0])
+    base = load_base_map((view_lon[0] - pad, view_lat[0] - pad, view_lon[1] + pad, view_lat[1] + pad))
+    if base is not None and base.land:
+        ax.add_collection(PathCollection([_ring_path(base.land)], facecolors=LAND_COLOUR,
+                                         edgecolors="none", zorder=0.5))
+    if base is not None and base.coastlines:
+        ax.add_collection(LineCollection(base.coastlines, colors=COAST_COLOUR, linewidths=0.7, zorder=1))
+    if base is not None and base.borders:
+        ax.add_collection(LineCollection(base.borders, colors=BORDER_COLOUR, linewidths=0.6,
+                                         linestyles=(0, (4, 2)), zorder=1))
+    if base is None:
+        ax.text(0.01, 0.01, "no base map (Natural Earth files not installed: run `make web`)",
+                transform=ax.transAxes, fontsize=9, color="0.3", zorder=10)
+
+    ax.grid(True, color="white", linewidth=0.6, alpha=0.9, zorder=1.2)
+    ax.set_axisbelow(False)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(_format_lon))
+    ax.yaxis.set_major_formatter(FuncFormatter(_format_lat))
+    ax.tick_params(labelsize=9)
+    ax.set_title(title or "Air picture", fontsize=14, loc="left")
+
+    legend_handles = []
+
+    # Zones and defended points: filled lightly, outlined, named.
+    if zone_rings:
+        colours = [ZONE_COLOURS.get(z.kind, DEFAULT_ZONE_COLOUR) for z in zones]
+        ax.add_collection(PolyCollection(zone_rings, facecolors=colours, edgecolors=colours,
+                                         alpha=0.15, linewidths=0, zorder=2))
+        ax.add_collection(PolyCollection(zone_rings, facecolors="none", edgecolors=colours,
+                                         linewidths=1.3, zorder=2.1))
+        for zone, ring, colour in zip(zones, zone_rings, colours):
+            centre = np.nanmean(ring, axis=0)
+            ax.text(centre[0], centre[1], f"{zone.name}\n({zone.kind.replace('_', ' ')})", fontsize=7.5,
+                    color=colour, ha="center", va="center", zorder=6)
+        for kind in dict.fromkeys(z.kind for z in zones):
+            colour = ZONE_COLOURS.get(kind, DEFAULT_ZONE_COLOUR)
+            legend_handles.append(Patch(facecolor=colour, edgecolor=colour, alpha=0.35,
+                                        label=f"zone: {kind.replace('_', ' ')}"))
+    if defended_points:
+        ax.add_collection(PolyCollection(defended_circles, facecolors=DEFENDED_COLOUR, alpha=0.12,
+                                         edgecolors="none", zorder=2))
+        ax.add_collection(LineCollection(defended_circles, colors=DEFENDED_COLOUR, linewidths=1.2, zorder=2.1))
+        lons = [math.degrees(d.lon_rad) for d in defended_points]
+        lats = [math.degrees(d.lat_rad) for d in defended_points]
+        ax.scatter(lons, lats, marker="*", s=140, c=DEFENDED_COLOUR, edgecolors="white", linewidths=0.6,
+                   zorder=7)
+        for d, x, y in zip(defended_points, lons, lats):
+            ax.annotate(d.name, (x, y), xytext=(6, -10), textcoords="offset points", fontsize=8,
+                        color=DEFENDED_COLOUR, zorder=7)
+        legend_handles.append(Line2D([], [], marker="*", linestyle="none", markersize=11,
+                                     color=DEFENDED_COLOUR, label="defended point (radius)"))
+
+    # Sensors: coverage outline in the sensor's colour, site marker, name.
+    for i, site in enumerate(sensors):
+        colour = SENSOR_COLOURS[i % len(SENSOR_COLOURS)]
+        coverage = _sensor_coverage(site)
+        is_eo = str(site.kind).lower() == "eo"
+        if coverage is not None:
+            ax.plot(coverage[:, 0], coverage[:, 1], color=colour, linewidth=1.1,
+                    linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), zorder=3)
+        x, y = math.degrees(site.lon_rad), math.degrees(site.lat_rad)
+        marker = "D" if is_eo else "^"
+        ax.plot([x], [y], marker=marker, markersize=9, color=colour, markeredgecolor="white",
+                linestyle="none", zorder=8)
+        ax.annotate(site.name, (x, y), xytext=(7, 5), textcoords="offset points", fontsize=8.5,
+                    fontweight="bold", color=colour, zorder=8)
+        if i < len(SENSOR_COLOURS):
+            range_m = (site.params or {}).get("range_max_m")
+            reach = f", {range_m / 1000:.0f} km" if range_m else ""
+            legend_handles.append(Line2D([], [], marker=marker, color=colour, markeredgecolor="white",
+                                         linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), linewidth=1.1,
+                                         label=f"{site.name} ({site.kind}{reach})"))
+
+    # Truth: thin grey, one Line2D with NaN breaks (one draw call for every target).
+    if truth_lines:
+        gap = np.full((1, 2), np.nan)
+        joined = np.concatenate([part for line in truth_lines for part in (line, gap)])
+        ax.plot(joined[:, 0], joined[:, 1], color=TRUTH_COLOUR, linewidth=0.8, alpha=0.9, zorder=4)
+        ends = np.array([line[-1] for line in truth_lines])
+        ax.scatter(ends[:, 0], ends[:, 1], s=6, c=TRUTH_COLOUR, zorder=4)
+    legend_handles.append(Line2D([], [], color=TRUTH_COLOUR, linewidth=0.8, label="truth"))
+
+    # Confirmed tracks: one LineCollection, colour by track number, labels at the last point.
+    if track_lines:
+        colours = TRACK_PALETTE[np.mod(track_ids, len(TRACK_PALETTE))]
+        ax.add_collection(LineCollection(track_lines, colors=colours, linewidths=1.6, zorder=5))
+        last = np.array([line[-1] for line in track_lines])
+        ax.scatter(last[:, 0], last[:, 1], s=14, c=colours, edgecolors="white", linewidths=0.4, zorder=5.5)
+        if len(track_lines) <= max_track_labels:
+            for track_id, point, colour in zip(track_ids, last, colours):
+                ax.annotate(f"T{track_id}", (point[0], point[1]), xytext=(4, 3), textcoords="offset points",
+                            fontsize=7, color=colour, zorder=9, clip_on=True)
+    legend_handles.append(Line2D([], [], color="tab:blue", linewidth=1.6, marker="o", markersize=4,
+                                 label="confirmed track (T-number at last point)"))
+
+    if not (truth_lines or track_lines or sensors or zones or defended_points):
+        ax.text(0.5, 0.5, "nothing to draw: no truth, tracks, sensors or assets", transform=ax.transAxes,
+                ha="center", va="center", fontsize=12, color="0.35")
+
+    fig.legend(handles=legend_handles, loc="upper left", bbox_to_anchor=(0.775, 0.93), fontsize=9,
+               frameon=True, framealpha=1.0, title="Legend", title_fontsize=10, borderaxespad=0.0)
+    summary = [f"truths: {len(truth_lines)}", f"confirmed tracks: {len(track_lines)}",
+               f"sensors: {len(sensors)}"]
+    if tracks is not None and len(tracks):
+        t = np.asarray(tracks.time)
+        summary.append(f"track time: {np.nanmin(t):.0f}–{np.nanmax(t):.0f} s")
+    if track_lines and len(track_lines) > max_track_labels:
+        summary.append(f"(track labels omitted: more than {max_track_labels})")
+    if base is None:
+        summary.append("no base map")
+    fig.text(0.775, 0.08, "\n".join(summary), fontsize=9, va="bottom", family="monospace")
+    fig.text(0.775, 0.04, "Map data: Natural Earth (world-atlas)" if base is not None else "", fontsize=7, color="0.4")
+
+    fig.savefig(path, dpi=dpi, format="png")
+    return path
