@@ -1,0 +1,367 @@
+"""A vectorised constant-velocity multi-target tracker for position reports in a local Cartesian frame.
+
+This is the generic tracker behind ``airpicture track``: detections are points ``(x, y[, z])`` in metres with an
+isotropic (or per-axis) standard deviation, grouped into scans by time. Every step works on all tracks at once.
+
+Model
+-----
+- State per track and axis: position and velocity. With a constant-velocity model and per-axis independent noise
+  the covariance is block diagonal, one 2x2 block per axis ``[[Ppp, Ppv], [Ppv, Pvv]]``; blocks are stored as
+  ``(dim, 3)`` per track and propagated with the explicit 2x2 formulas (no matrix algebra per track).
+- Process noise: piecewise-constant white acceleration of standard deviation ``q`` (m/s^2) per axis,
+  ``Q = q^2 [[dt^4/4, dt^3/2], [dt^3/2, dt^2]]``.
+- Gating: chi-square gate on the squared Mahalanobis distance ``d^2 = sum_a y_a^2 / S_a``; candidates are found
+  with a kd-tree using the per-track Euclidean radius ``sqrt(gamma * max_a S_a)``.
+- Association: global nearest neighbour per independent cluster (confirmed and coasting tracks choose first,
+  tentative tracks share what is left), pair cost ``d^2 + ln det S``, miss cost ``gamma + ln det S`` at the
+  track's own S; or JPDA (``association="jpda"``), whose mixture update keeps the per-axis blocks (cross-axis
+  spread terms are dropped).
+- Initiation: two-point. A detection no track claims becomes a *seed* for one scan; a later unclaimed detection
+  within ``max_speed * dt`` (plus noise) of a seed starts a tentative track whose velocity is their difference.
+  Both points count as hits towards M-of-N confirmation. With clutter density ``rho`` (per m^2) the number of
+  seed pairs per scan is about ``n_unclaimed * rho * pi * (max_speed * dt)^2``, proportional to the clutter, not
+  its square.
+- Management: :class:`airpicture.tracking.management.TrackTable` (M-of-N, coasting, deletion, stable numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+from airpicture.tracking.association import gate_candidates, gnn_assign, jpda_weights
+from airpicture.tracking.management import COASTING, CONFIRMED, TrackTable
+
+__all__ = ["CartesianTracker", "TrackReport"]
+
+# Seeds are paired within max_speed * dt plus this many standard deviations of the two points' noise.
+_SEED_NOISE_SIGMAS = 3.0
+
+
+@dataclass
+class TrackReport:
+    """Confirmed (and coasting) tracks at one scan time, as columns."""
+
+    time: float
+    track_id: np.ndarray  # (k,) int64
+    position: np.ndarray  # (k, dim) m
+    velocity: np.ndarray  # (k, dim) m/s
+    status: np.ndarray  # (k,) int8, CONFIRMED or COASTING
+    position_std: np.ndarray  # (k, dim) m, square root of the position variances
+
+    def __len__(self) -> int:
+        return int(self.track_id.shape[0])
+
+
+class CartesianTracker:
+    """Multi-target constant-velocity tracker over arrays.
+
+    Parameters
+    ----------
+    dim : 2 or 3
+    sigma_m : float
+        Default measurement standard deviation per axis (m), used when ``step`` gets no sigmas.
+    q : float
+        Process noise: white acceleration standard deviation per axis (m/s^2).
+    confirm : (M, N) or "M/N"
+        Confirmation rule; the two initiating detections count as two hits.
+    delete_after : int
+        Consecutive misses that delete a confirmed track (it coasts until then).
+    gate : float
+        In (0, 1): chi-square gate probability. >= 1: a fixed Euclidean gate radius in metres.
+    association : "gnn" or "jpda"
+    max_speed : float
+        Fastest target (m/s) for two-point initiation.
+    pd : float
+        Detection probability (JPDA only).
+    clutter_density : float, optional
+        False alarms per m^dim per scan (JPDA only); estimated per scan from the detections' bounding box if None.
+    keep_history : bool
+        Keep every step's report for :meth:`history`.
+    """
+
+    def __init__(self, dim: int = 2, sigma_m: float = 50.0, q: float = 1.0, confirm=(3, 3), delete_after: int = 3,
+                 gate: float = 0.999, association: str = "gnn", *, max_speed: float = 350.0, pd: float = 0.9,
+                 clutter_density: float | None = None, keep_history: bool = True, capacity: int = 1024):
+        if dim not in (2, 3):
+            raise ValueError("dim must be 2 or 3")
+        if not sigma_m > 0:
+            raise ValueError("sigma_m must be > 0")
+        if not q >= 0:
+            raise ValueError("q must be >= 0")
+        if association not in ("gnn", "jpda"):
+            raise ValueError("association must be 'gnn' or 'jpda'")
+        if not gate > 0:
+            raise ValueError("gate must be > 0")
+        if not max_speed > 0:
+            raise ValueError("max_speed must be > 0")
+        self.dim = dim
+        self.sigma_m = float(sigma_m)
+        self.q = float(q)
+        self.association = association
+        self.max_speed = float(max_speed)
+        self.pd = float(pd)
+        self.clutter_density = clutter_density
+        if gate < 1:
+            self.gate_probability = float(gate)
+            self.gate_radius = None
+            self.gamma = float(chi2.ppf(gate, dim))
+        else:
+            self.gate_probability = 1.0
+            self.gate_radius = float(gate)
+            self.gamma = np.inf
+        self.table = TrackTable(confirm=confirm, delete_after=delete_after, capacity=capacity)
+        self.table.add_field("position", (dim,), np.float64, np.nan)
+        self.table.add_field("velocity", (dim,), np.float64, np.nan)
+        # Per-axis covariance blocks: [Ppp, Ppv, Pvv].
+        self.table.add_field("cov", (dim, 3), np.float64, np.nan)
+        self.time: float | None = None
+        self._seed_pos = np.zeros((0, dim))
+        self._seed_var = np.zeros((0, dim))
+        self._seed_time = np.nan
+        self.keep_history = keep_history
+        self._history: list[TrackReport] = []
+        self.n_scans = 0
+
+    # ------------------------------------------------------------------ public
+    def step(self, time: float, points, sigmas=None) -> TrackReport:
+        """Process one scan of detections taken at ``time`` and return the confirmed tracks at that time.
+
+        Parameters
+        ----------
+        time : float
+            Scan time (s); not earlier than the previous scan.
+        points : (n, dim) array
+            Detection positions (m).
+        sigmas : None, (n,) or (n, dim) array
+            Per-detection standard deviation (isotropic or per axis); ``sigma_m`` if None.
+        """
+        time = float(time)
+        points = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        n = points.shape[0]
+        var = self._measurement_variance(sigmas, n)
+        if not np.isfinite(time):
+            raise ValueError("scan time must be finite")
+        if not np.all(np.isfinite(points)):
+            raise ValueError("detection positions must be finite")
+        if self.time is not None and time < self.time:
+            raise ValueError(f"scan time {time} is earlier than the previous scan {self.time}")
+        dt = 0.0 if self.time is None else time - self.time
+        t = self.table
+        active = t.active_slots()
+        if active.size and dt > 0:
+            self._predict(active, dt)
+
+        claimed = np.zeros(n, bool)
+        if active.size and n:
+            if self.association == "gnn":
+                hit, claimed = self._associate_gnn(active, points, var)
+            else:
+                hit, claimed = self._associate_jpda(active, points, var)
+        else:
+            hit = np.zeros(0, np.int64)
+        missed = np.setdiff1d(active, hit, assume_unique=True)
+        t.record_scan(hit, missed, time)
+
+        leftover = np.flatnonzero(~claimed)
+        self._initiate(time, points[leftover], var[leftover])
+        self._seed_pos = points[leftover]
+        self._seed_var = var[leftover]
+        self._seed_time = time
+        self.time = time
+        self.n_scans += 1
+        report = self._report(time)
+        if self.keep_history:
+            self._history.append(report)
+        return report
+
+    def history(self) -> dict[str, np.ndarray]:
+        """Every reported (time, track) row so far, as columns: time, track_id, position, velocity, status."""
+        reports = self._history
+        if not reports:
+            return {"time": np.zeros(0), "track_id": np.zeros(0, np.int64), "position": np.zeros((0, self.dim)),
+                    "velocity": np.zeros((0, self.dim)), "status": np.zeros(0, np.int8)}
+        return {
+            "time": np.concatenate([np.full(len(r), r.time) for r in reports]),
+            "track_id": np.concatenate([r.track_id for r in reports]),
+            "position": np.concatenate([r.position for r in reports]),
+            "velocity": np.concatenate([r.velocity for r in reports]),
+            "status": np.concatenate([r.status for r in reports]),
+        }
+
+    # ------------------------------------------------------------------ filter
+    def _measurement_variance(self, sigmas, n: int) -> np.ndarray:
+        if sigmas is None:
+            return np.full((n, self.dim), self.sigma_m**2)
+        s = np.asarray(sigmas, dtype=np.float64)
+        if s.ndim == 1:
+            s = s[:, None]
+        s = np.broadcast_to(s, (n, self.dim))
+        if not np.all(np.isfinite(s) & (s > 0)):
+            raise ValueError("detection sigmas must be finite and > 0")
+        return s**2
+
+    def _predict(self, slots: np.ndarray, dt: float) -> None:
+        t = self.table
+        t.position[slots] += dt * t.velocity[slots]
+        c = t.cov[slots]
+        ppp, ppv, pvv = c[..., 0], c[..., 1], c[..., 2]
+        q2 = self.q**2
+        new = np.empty_like(c)
+        new[..., 0] = ppp + 2 * dt * ppv + dt * dt * pvv + q2 * dt**4 / 4
+        new[..., 1] = ppv + dt * pvv + q2 * dt**3 / 2
+        new[..., 2] = pvv + q2 * dt * dt
+        t.cov[slots] = new
+
+    def _candidates(self, slots, points, var):
+        """Gated pairs (local track index into slots, measurement index) with innovation, S, d^2."""
+        t = self.table
+        ppp = t.cov[slots, :, 0]
+        if self.gate_radius is None:
+            radius = np.sqrt(self.gamma * (ppp.max(axis=1) + var.max()))
+        else:
+            radius = self.gate_radius
+        ti, mj = gate_candidates(t.position[slots], points, radius)
+        innov = points[mj] - t.position[slots[ti]]
+        s = ppp[ti] + var[mj]
+        d2 = np.sum(innov * innov / s, axis=1)
+        if self.gate_radius is None:
+            keep = d2 <= self.gamma
+            ti, mj, innov, s, d2 = ti[keep], mj[keep], innov[keep], s[keep], d2[keep]
+        return ti, mj, innov, s, d2
+
+    def _kalman_update(self, slots, innov, s):
+        t = self.table
+        c = t.cov[slots]
+        ppp, ppv, pvv = c[..., 0], c[..., 1], c[..., 2]
+        k_pos = ppp / s
+        k_vel = ppv / s
+        t.position[slots] += k_pos * innov
+        t.velocity[slots] += k_vel * innov
+        new = np.empty_like(c)
+        new[..., 0] = ppp - k_pos * ppp
+        new[..., 1] = ppv - k_pos * ppv
+        new[..., 2] = pvv - k_vel * ppv
+        t.cov[slots] = new
+
+    # ------------------------------------------------------------------ association
+    def _associate_gnn(self, active, points, var):
+        t = self.table
+        n = points.shape[0]
+        ti, mj, innov, s, d2 = self._candidates(active, points, var)
+        log_det = np.sum(np.log(s), axis=1)
+        cost = d2 + log_det
+        if self.gate_radius is None:
+            ref_var = np.median(var, axis=0)
+            miss_cost = self.gamma + np.sum(np.log(t.cov[active, :, 0] + ref_var), axis=1)
+        else:
+            miss_cost = None
+        firm = np.isin(t.status[active], (CONFIRMED, COASTING))
+        claimed = np.zeros(n, bool)
+        hit_local = []
+        # Confirmed and coasting tracks choose first; tentative tracks share the detections left over.
+        for tier in (firm, ~firm):
+            on = tier[ti] & ~claimed[mj]
+            if not on.any():
+                continue
+            at, am = gnn_assign(active.size, n, ti[on], mj[on], cost[on], miss_cost)
+            if at.size:
+                # Map assigned pairs back to their innovation rows: (track, meas) is unique among candidates.
+                rows = np.flatnonzero(on)
+                key = ti[rows] * n + mj[rows]
+                order = np.argsort(key)
+                pos = order[np.searchsorted(key[order], at * n + am)]
+                pick = rows[pos]
+                self._kalman_update(active[at], innov[pick], s[pick])
+                claimed[am] = True
+                hit_local.append(at)
+        hit = active[np.concatenate(hit_local)] if hit_local else np.zeros(0, np.int64)
+        return np.sort(hit), claimed
+
+    def _associate_jpda(self, active, points, var):
+        t = self.table
+        n = points.shape[0]
+        ti, mj, innov, s, d2 = self._candidates(active, points, var)
+        claimed = np.zeros(n, bool)
+        if ti.size == 0:
+            return np.zeros(0, np.int64), claimed
+        likelihood = np.exp(-0.5 * d2) / np.sqrt(np.prod(2 * np.pi * s, axis=1))
+        density = self.clutter_density
+        if density is None:
+            extent = np.ptp(points, axis=0) if n > 1 else np.ones(self.dim)
+            volume = float(np.prod(np.maximum(extent, 1.0)))
+            density = max(n - active.size * self.pd, 1.0) / volume
+        pair_beta, miss_beta = jpda_weights(active.size, n, ti, mj, likelihood, self.pd, self.gate_probability,
+                                            density)
+        # Per-pair Kalman posteriors, then the Gaussian mixture collapsed per axis.
+        c = t.cov[active]
+        ppp, ppv, pvv = c[ti, :, 0], c[ti, :, 1], c[ti, :, 2]
+        k_pos, k_vel = ppp / s, ppv / s
+        x_pos = t.position[active][ti] + k_pos * innov
+        x_vel = t.velocity[active][ti] + k_vel * innov
+        p_pp, p_pv, p_vv = ppp - k_pos * ppp, ppv - k_pos * ppv, pvv - k_vel * ppv
+
+        b = pair_beta[:, None]
+        prior_pos, prior_vel = t.position[active], t.velocity[active]
+        mean_pos = miss_beta[:, None] * prior_pos
+        mean_vel = miss_beta[:, None] * prior_vel
+        np.add.at(mean_pos, ti, b * x_pos)
+        np.add.at(mean_vel, ti, b * x_vel)
+        new = miss_beta[:, None, None] * c
+        dp0, dv0 = prior_pos - mean_pos, prior_vel - mean_vel
+        new[..., 0] += miss_beta[:, None] * dp0 * dp0
+        new[..., 1] += miss_beta[:, None] * dp0 * dv0
+        new[..., 2] += miss_beta[:, None] * dv0 * dv0
+        dp, dv = x_pos - mean_pos[ti], x_vel - mean_vel[ti]
+        spread = np.stack([b * (p_pp + dp * dp), b * (p_pv + dp * dv), b * (p_vv + dv * dv)], axis=-1)
+        np.add.at(new, ti, spread)
+        t.position[active] = mean_pos
+        t.velocity[active] = mean_vel
+        t.cov[active] = new
+        hit = active[(1.0 - miss_beta) > 0.5]
+        claimed[mj] = True
+        return np.sort(hit), claimed
+
+    # ------------------------------------------------------------------ initiation
+    def _initiate(self, time: float, points, var) -> None:
+        if points.shape[0] == 0 or self._seed_pos.shape[0] == 0:
+            return
+        dt = time - self._seed_time
+        if not dt > 0:
+            return
+        noise = _SEED_NOISE_SIGMAS * np.sqrt(2.0 * max(float(var.max()), float(self._seed_var.max())) * self.dim)
+        radius = self.max_speed * dt + noise
+        tree = cKDTree(points, balanced_tree=False, compact_nodes=False)
+        si, pj = gate_candidates(self._seed_pos, points, radius, meas_tree=tree)
+        if si.size == 0:
+            return
+        velocity = (points[pj] - self._seed_pos[si]) / dt
+        # Reject pairs that are too fast once the noise of both points is allowed for.
+        speed_noise = _SEED_NOISE_SIGMAS * np.sqrt(np.sum(var[pj] + self._seed_var[si], axis=1)) / dt
+        ok = np.linalg.norm(velocity, axis=1) <= self.max_speed + speed_noise
+        si, pj, velocity = si[ok], pj[ok], velocity[ok]
+        if si.size == 0:
+            return
+        t = self.table
+        slots = t.allocate(si.size, time, initial_hits=2)
+        r_new, r_old = var[pj], self._seed_var[si]
+        t.position[slots] = points[pj]
+        t.velocity[slots] = velocity
+        cov = np.empty((si.size, self.dim, 3))
+        cov[..., 0] = r_new
+        cov[..., 1] = r_new / dt
+        cov[..., 2] = (r_new + r_old) / (dt * dt)
+        t.cov[slots] = cov
+
+    # ------------------------------------------------------------------ output
+    def _report(self, time: float) -> TrackReport:
+        t = self.table
+        slots = t.active_slots((CONFIRMED, COASTING))
+        order = np.argsort(t.track_id[slots], kind="stable")
+        slots = slots[order]
+        return TrackReport(time, t.track_id[slots].copy(), t.position[slots].copy(), t.velocity[slots].copy(),
+                           t.status[slots].copy(), np.sqrt(t.cov[slots, :, 0]))
+
