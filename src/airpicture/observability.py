@@ -18,28 +18,19 @@ from .truth import Truth
 
 
 def expected_pd(snr_linear, pfa: float, swerling) -> np.ndarray:
-    """Single-look detection probability of a square-law detector (closed forms).
+    """Single-look detection probability, per element, for mixed Swerling cases.
 
-    Noise power is exponential with unit mean, the threshold is -ln(Pfa). Swerling 0 is
-    the non-central chi-square tail (Marcum Q), Swerling 1/2 (exponential RCS) and 3/4
-    (chi-square RCS with 4 degrees of freedom) are the exact single-look closed forms.
+    Delegates to the closed forms the radar model itself is tested against
+    (sensors/detection.py), so the denominator and the simulation agree.
     """
-    from scipy import stats
+    from .sensors.detection import pd_single_look
 
     snr = np.asarray(snr_linear, dtype=float)
     sw = np.broadcast_to(np.asarray(swerling), snr.shape)
-    threshold = -np.log(pfa)
-    pd = np.empty_like(snr)
-    one = (sw == 1) | (sw == 2)
-    three = (sw == 3) | (sw == 4)
-    zero = ~(one | three)
-    pd[one] = pfa ** (1.0 / (1.0 + snr[one]))
-    a = snr[three] / 2.0
-    t = threshold
-    pd[three] = np.exp(-t / (1.0 + a)) * (1.0 + t * a / (1.0 + a) ** 2)
-    # Non-fluctuating target: noise power is exponential (chi-square 2 dof / 2), signal adds a
-    # non-centrality of 2*SNR in those units.
-    pd[zero] = stats.ncx2.sf(2.0 * threshold, 2, 2.0 * snr[zero])
+    pd = np.zeros_like(snr)
+    for case in np.unique(sw):
+        sel = sw == case
+        pd[sel] = pd_single_look(snr[sel], pfa, int(case))
     return np.clip(pd, 0.0, 1.0)
 
 
