@@ -31,6 +31,7 @@ NEWTON_ITERATIONS = 4
 # A crossing whose azimuth residual is still above this after Newton is dropped (only a
 # target orbiting the antenna about as fast as the beam turns, far inside any real range_min).
 CROSSING_TOLERANCE_RAD = 1e-6
+BOUNDARY_RAD = 1e-9
 # Simulated false alarms carry a range-rate drawn uniformly up to this magnitude (outside the MTI notch).
 FALSE_ALARM_MAX_RANGE_RATE_MPS = 400.0
 # Elements (targets x revolutions) handled per block: bounds memory to a few hundred MB.
@@ -153,57 +154,70 @@ def beam_crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: fl
                    t_end: float) -> tuple[np.ndarray, np.ndarray]:
     """Every time in [t_start, t_end) the beam crosses a live target: (target index, time).
 
-    Per target and revolution, a first guess comes from the target's azimuth mid-revolution;
-    Newton steps on ``wrap(target azimuth - beam azimuth)`` with derivative
-    ``target azimuth rate - rotation rate`` then converge in two or three iterations. Two
-    guesses that converge to the same crossing (possible only when a target's azimuth
-    changes quickly, close to the antenna) are merged.
+    Revolution k spans [k T, (k + 1) T) and starts with the beam at start_azimuth. Over it
+    the beam-minus-target angle grows by ``2 pi - (target's azimuth change)``; the
+    crossings are where that angle passes a multiple of 2 pi, so from the target's azimuth
+    at the two ends of the revolution we know how many crossings fall inside (0, 1, or
+    rarely 2) and roughly when. Each crossing is counted in exactly one revolution, so
+    windows and blocks join without gaps or repeats, even for a target sitting exactly on
+    start_azimuth. Newton steps on ``wrap(target azimuth - beam azimuth)`` (derivative:
+    target azimuth rate minus rotation rate) then refine the time.
     """
     n = truth.n_targets
     period = cfg.scan_period_s
     omega = cfg.rotation_rate_rad_s
     if n == 0 or t_end <= t_start:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    # One revolution of margin either side: a crossing near the window edge may belong to
-    # the neighbouring revolution once the target's motion is accounted for.
+    # A revolution of margin either side: rounding may put a crossing just across a window edge.
     k_first = int(np.floor(t_start / period)) - 1
     k_last = int(np.ceil(t_end / period)) + 1
     block = max(1, BLOCK_ELEMENTS // n)
     targets = np.arange(n)[:, None]
-    previous = np.full(n, np.nan)
     out_target, out_time = [], []
     for k0 in range(k_first, k_last, block):
-        revolution_start = np.arange(k0, min(k0 + block, k_last))[None, :] * period
-        guess = np.full((n, revolution_start.shape[1]), np.nan)
-        for offset in (0.5, 0.0, 1.0):  # mid-revolution, else wherever the target exists
-            missing = np.isnan(guess)
-            if not missing.any():
-                break
-            probe = np.broadcast_to(revolution_start + offset * period, guess.shape)
-            _, enu, _ = _enu_state(site, truth, probe, targets)
-            azimuth = np.arctan2(enu[..., 0], enu[..., 1])
-            first = revolution_start + np.mod(azimuth - cfg.start_azimuth_rad, TWO_PI) / omega
-            guess = np.where(missing, first, guess)
-        t = guess
+        k1 = min(k0 + block, k_last)
+        edges = np.arange(k0, k1 + 1) * period
+        _, enu, _ = _enu_state(site, truth, np.broadcast_to(edges, (n, edges.size)), targets)
+        azimuth = np.arctan2(enu[..., 0], enu[..., 1])
+        # A target born or dying inside a revolution: take its azimuth at the end where it exists.
+        az_begin = np.where(np.isnan(azimuth[:, :-1]), azimuth[:, 1:], azimuth[:, :-1])
+        az_end = np.where(np.isnan(azimuth[:, 1:]), az_begin, azimuth[:, 1:])
+        to_first = np.mod(az_begin - cfg.start_azimuth_rad, TWO_PI)  # beam turn to the first crossing
+        relative_turn = TWO_PI - geo.wrap_angle(az_end - az_begin)  # beam minus target over the revolution
+        # A crossing within BOUNDARY_RAD of a revolution boundary belongs to the revolution it
+        # starts, whichever side rounding puts it: so it is neither lost nor found twice.
+        to_first = np.where(to_first > TWO_PI - BOUNDARY_RAD, 0.0, to_first)
+        rows, cols, turns = [], [], []
+        for lap in (0, 1):
+            r, c = np.nonzero(to_first + lap * TWO_PI < relative_turn - BOUNDARY_RAD)
+            rows.append(r)
+            cols.append(c)
+            turns.append(to_first[r, c] + lap * TWO_PI)
+        rows, cols, turns = np.concatenate(rows), np.concatenate(cols), np.concatenate(turns)
+        t = edges[cols] + turns / relative_turn[rows, cols] * period
         for _ in range(NEWTON_ITERATIONS):
-            _, enu, vel_enu = _enu_state(site, truth, t, targets)
-            azimuth, rate = _azimuth_and_rate(enu, vel_enu)
-            residual = geo.wrap_angle(azimuth - cfg.start_azimuth_rad - omega * t)
+            _, enu, vel_enu = _enu_state(site, truth, t, rows)
+            az, rate = _azimuth_and_rate(enu, vel_enu)
+            residual = geo.wrap_angle(az - cfg.start_azimuth_rad - omega * t)
             # A target sweeping the same way as the beam slows the relative motion; keep the
-            # step bounded if it approaches the rotation rate.
+            # step bounded should its azimuth rate approach the rotation rate.
             t = t + residual / np.maximum(omega - rate, 0.25 * omega)
-        _, enu, _ = _enu_state(site, truth, t, targets)
+        _, enu, _ = _enu_state(site, truth, t, rows)
         residual = geo.wrap_angle(np.arctan2(enu[..., 0], enu[..., 1]) - cfg.start_azimuth_rad - omega * t)
-        t = np.where(np.abs(residual) < CROSSING_TOLERANCE_RAD, t, np.nan)
-        # Distinct crossings of one target are at least ~T/2 apart; closer ones are one crossing found twice.
-        earlier = np.concatenate([previous[:, None], t[:, :-1]], axis=1)
-        t = np.where(np.abs(t - earlier) < 0.25 * period, np.nan, t)
-        previous = t[:, -1]
-        keep = np.isfinite(t) & (t >= t_start) & (t < t_end)
-        rows, cols = np.nonzero(keep)
-        out_target.append(rows)
-        out_time.append(t[rows, cols])
-    return np.concatenate(out_target), np.concatenate(out_time)
+        keep = (np.abs(residual) < CROSSING_TOLERANCE_RAD) & (t >= t_start) & (t < t_end)
+        out_target.append(rows[keep])
+        out_time.append(t[keep])
+    target = np.concatenate(out_target)
+    time = np.concatenate(out_time)
+    # Safety net: two guesses that Newton took to the same crossing (distinct crossings of
+    # one target are about a revolution apart).
+    order = np.lexsort((time, target))
+    target, time = target[order], time[order]
+    repeat = np.zeros(target.size, dtype=bool)
+    repeat[1:] = (target[1:] == target[:-1]) & (np.diff(time) < 0.25 * period)
+    target, time = target[~repeat], time[~repeat]
+    order = np.lexsort((target, time))
+    return target[order], time[order]
 
 
 def _noisy_values(cfg: RadarConfig, range_m, azimuth, elevation, range_rate, rng) -> tuple[np.ndarray, np.ndarray]:
