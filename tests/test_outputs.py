@@ -91,6 +91,15 @@ def test_rings_are_oriented_exterior_ccw_holes_cw():
     assert basemap.signed_area(rings[1]) == pytest.approx(-1.0)
 
 
+def test_coastlines_leave_out_the_edges_cut_along_the_antimeridian():
+    ring = np.array([[179, 0], [180, 0], [180, 1], [179, 1], [179, 0]], float)
+    pieces = basemap.split_at_cut_edges(ring)
+    np.testing.assert_allclose(pieces[0], [[179, 0], [180, 0]])
+    np.testing.assert_allclose(pieces[1], [[180, 1], [179, 1], [179, 0]])
+    inland = ring - [10, 0]
+    assert len(basemap.split_at_cut_edges(inland)) == 1
+
+
 def test_crop_lines_keeps_the_inside_run_and_one_neighbour_each_side():
     line = np.column_stack([np.arange(11.0), np.zeros(11)])
     (cropped,) = basemap.crop_lines([line], (2.5, -1, 5.5, 1))
@@ -112,8 +121,13 @@ def _land_ring_count(rings, lon, lat):
 def test_real_land_file_decodes_to_plausible_coastlines():
     world = load_base_map()
     everything = np.concatenate(world.land)
-    assert everything[:, 0].min() >= -180.0 and everything[:, 0].max() <= 180.0
     assert everything[:, 1].min() >= -90.0 and everything[:, 1].max() <= 90.0
+    # Rings crossing the antimeridian are unwrapped: each starts in [-180, 180) and is
+    # no wider than the globe.
+    west = np.array([ring[:, 0].min() for ring in world.land])
+    east = np.array([ring[:, 0].max() for ring in world.land])
+    assert (west >= -180.0).all() and (west < 180.0).all() and (east - west <= 360.0).all()
+    assert (east > 180.0).any()  # Chukotka / Fiji continue east of the antimeridian
     # Land under cities, sea under oceans (even-odd: a point in a hole counts twice).
     for lon, lat in [(12.50, 41.90), (2.35, 48.86), (-104.99, 39.74), (149.13, -35.28), (37.6, 55.75)]:
         assert _land_ring_count(world.land, lon, lat) % 2 == 1, (lon, lat)
@@ -133,6 +147,22 @@ def test_real_borders_pass_between_neighbours_and_crop_to_the_box():
     for line in lines:
         assert (line[1:-1, 0] >= bbox[0]).all() and (line[1:-1, 0] <= bbox[2]).all()
     assert len(cropped.land) < len(load_base_map().land)
+
+
+@needs_natural_earth
+def test_base_map_across_the_antimeridian_has_no_world_spanning_lines():
+    # Fiji: a view from 176E to 176W, written as 176..184 deg east.
+    fiji = load_base_map((176.0, -20.0, 184.0, -15.0))
+    points = np.concatenate(fiji.land + fiji.coastlines)
+    assert (points[:, 0] > 180.0).any() and (points[:, 0] < 180.0).any()
+    for line in fiji.coastlines + fiji.land:
+        assert np.abs(np.diff(line[:, 0])).max() < 10.0
+    # The same islands when the view is written in western longitudes.
+    west = load_base_map((-184.0, -20.0, -176.0, -15.0))
+    assert len(west.land) == len(fiji.land)
+    # Antarctica is closed round the South Pole: the pole is inside it.
+    south = load_base_map((-180.0, -90.0, 180.0, -60.0))
+    assert any(MplPath(ring).contains_point((0.0, -89.5)) for ring in south.land)
 
 
 def test_missing_files_give_no_base_map(monkeypatch):

@@ -137,24 +137,78 @@ def signed_area(ring: np.ndarray) -> float:
     return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
 
 
+# --------------------------------------------------------------------------- antimeridian
+
+def continuous_longitudes(line: np.ndarray) -> np.ndarray:
+    """The line with longitude jumps of more than 180 deg undone (may leave [-180, 180]).
+
+    world-atlas stitches shapes across the antimeridian, so a ring round Fiji or
+    Chukotka hops from +180 to -180. On a flat map that hop would be drawn as a line
+    across the whole world; unwrapped, the shape is whole on one side.
+    """
+    if len(line) < 2:
+        return line
+    out = line.copy()
+    out[:, 0] = np.unwrap(line[:, 0], period=360.0)
+    # Whole turns back so that the westernmost point lies in [-180, 180).
+    out[:, 0] -= 360.0 * np.floor((out[:, 0].min() + 180.0) / 360.0)
+    return out
+
+
+def split_at_cut_edges(line: np.ndarray) -> list[np.ndarray]:
+    """Pieces of a coastline without its edges along the antimeridian (or the pole line).
+
+    Natural Earth cuts shapes at +-180 deg and at the South Pole; those cut edges bound
+    polygons but are not coasts, so they are not drawn as lines.
+    """
+    on_cut = np.isclose(np.mod(line[:, 0], 360.0), 180.0, atol=1e-6) | (np.abs(line[:, 1]) >= 89.99)
+    cut_edge = on_cut[:-1] & on_cut[1:]
+    if not cut_edge.any():
+        return [line]
+    pieces = np.split(line, np.flatnonzero(cut_edge) + 1)
+    # Each piece after a cut starts with the edge's far end, which is what we want; the
+    # edge's near end closes the previous piece. Single points are dropped.
+    return [piece for piece in pieces if len(piece) >= 2]
+
+
+def close_around_pole(ring: np.ndarray) -> np.ndarray:
+    """Close a ring that, once unwrapped, goes once round the globe (Antarctica) via its pole."""
+    if len(ring) < 2 or abs(ring[-1, 0] - ring[0, 0]) < 180.0:
+        return ring
+    pole = -90.0 if np.mean(ring[:, 1]) < 0 else 90.0
+    return np.concatenate([ring, [[ring[-1, 0], pole], [ring[0, 0], pole], ring[0]]])
+
+
 # --------------------------------------------------------------------------- cropping
 
-def _bbox_intersects(line: np.ndarray, bbox) -> bool:
+def line_bounds(lines: list[np.ndarray]) -> np.ndarray:
+    """(n, 4) lon_min, lat_min, lon_max, lat_max of each line."""
+    if not lines:
+        return np.zeros((0, 4))
+    return np.array([[*line.min(axis=0), *line.max(axis=0)] if len(line) else [np.inf, np.inf, -np.inf, -np.inf]
+                     for line in lines])
+
+
+def _intersecting(bounds: np.ndarray, bbox) -> np.ndarray:
     lon_min, lat_min, lon_max, lat_max = bbox
-    return bool(line[:, 0].max() >= lon_min and line[:, 0].min() <= lon_max
-                and line[:, 1].max() >= lat_min and line[:, 1].min() <= lat_max)
+    return np.flatnonzero((bounds[:, 2] >= lon_min) & (bounds[:, 0] <= lon_max)
+                          & (bounds[:, 3] >= lat_min) & (bounds[:, 1] <= lat_max))
 
 
-def crop_lines(lines: list[np.ndarray], bbox) -> list[np.ndarray]:
+def crop_lines(lines: list[np.ndarray], bbox, bounds: np.ndarray | None = None) -> list[np.ndarray]:
     """Keep the parts of polylines inside ``bbox`` = (lon_min, lat_min, lon_max, lat_max).
 
     Each run of inside points keeps one neighbour on each side, so the line still
-    reaches the frame edge instead of stopping short of it.
+    reaches the frame edge instead of stopping short of it. ``bounds`` (from
+    :func:`line_bounds`) may be passed to save recomputing them.
     """
     lon_min, lat_min, lon_max, lat_max = bbox
+    if bounds is None:
+        bounds = line_bounds(lines)
     out = []
-    for line in lines:
-        if len(line) < 2 or not _bbox_intersects(line, bbox):
+    for index in _intersecting(bounds, bbox):
+        line = lines[index]
+        if len(line) < 2:
             continue
         inside = ((line[:, 0] >= lon_min) & (line[:, 0] <= lon_max)
                   & (line[:, 1] >= lat_min) & (line[:, 1] <= lat_max))
@@ -226,8 +280,8 @@ def oriented_rings(polygons: list[list[np.ndarray]]) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=2)
-def _world_layers() -> BaseMap | None:
-    """Decode the whole world once per process (tens of milliseconds)."""
+def _world_layers() -> tuple[BaseMap, dict[str, np.ndarray]] | None:
+    """Decode the whole world once per process: the layers and each line's bounds."""
     land_topology = _read_topology(LAND_FILE)
     countries_topology = _read_topology(COUNTRIES_FILE)
     if land_topology is None and countries_topology is None:
@@ -238,12 +292,15 @@ def _world_layers() -> BaseMap | None:
         polygons = []
         for obj in land_topology.get("objects", {}).values():
             polygons.extend(geometry_polygons(arcs, obj))
-        layers.land = oriented_rings(polygons)
-        layers.coastlines = [ring for polygon in polygons for ring in polygon if len(ring) >= 2]
+        polygons = [[continuous_longitudes(ring) for ring in polygon] for polygon in polygons]
+        layers.coastlines = [piece for polygon in polygons for ring in polygon if len(ring) >= 2
+                             for piece in split_at_cut_edges(ring)]
+        layers.land = oriented_rings([[close_around_pole(ring) for ring in polygon] for polygon in polygons])
     if countries_topology is not None:
         arcs = decode_arcs(countries_topology)
         countries = countries_topology.get("objects", {}).get("countries", {})
         geometries = countries.get("geometries", []) if countries.get("type") == "GeometryCollection" else [countries]
+        arcs = [continuous_longitudes(arc) for arc in arcs]
         layers.borders = [arcs[i] for i in shared_arc_ids(geometries)]
         if land_topology is None:
             # Without the land file the countries' outer arcs are the coastline.
@@ -253,24 +310,35 @@ def _world_layers() -> BaseMap | None:
             polygons = []
             for geometry in geometries:
                 polygons.extend(geometry_polygons(arcs, geometry))
-            layers.land = oriented_rings(polygons)
-    return layers
+            layers.land = oriented_rings([[close_around_pole(ring) for ring in polygon] for polygon in polygons])
+    bounds = {name: line_bounds(getattr(layers, name)) for name in ("land", "coastlines", "borders")}
+    return layers, bounds
 
 
 def load_base_map(bbox=None) -> BaseMap | None:
     """Land, coastlines and borders, cropped to ``bbox`` (lon_min, lat_min, lon_max, lat_max, degrees).
 
+    The box may reach beyond +-180 deg longitude (a view centred near the antimeridian);
+    the map is then repeated there, shifted by 360 deg.
+
     Returns ``None`` when the Natural Earth files are not installed (run ``make web``),
     so the caller can note "no base map" instead of failing. Land rings are kept whole
     when they touch the box (cutting a polygon would spoil the fill); lines are cut.
     """
-    world = _world_layers()
-    if world is None:
+    decoded = _world_layers()
+    if decoded is None:
         return None
+    world, bounds = decoded
     if bbox is None:
         return BaseMap(list(world.land), list(world.coastlines), list(world.borders))
-    return BaseMap(
-        land=[ring for ring in world.land if _bbox_intersects(ring, bbox)],
-        coastlines=crop_lines(world.coastlines, bbox),
-        borders=crop_lines(world.borders, bbox),
-    )
+    lon_min, lat_min, lon_max, lat_max = bbox
+    cropped = BaseMap()
+    # Shapes unwrapped across the antimeridian reach past +-180 deg, and a view may too:
+    # try the world at its place and one turn either side.
+    for shift in (-360.0, 0.0, 360.0):
+        box = (lon_min - shift, lat_min, lon_max - shift, lat_max)
+        offset = np.array([shift, 0.0])
+        cropped.land += [world.land[i] + offset for i in _intersecting(bounds["land"], box)]
+        cropped.coastlines += [line + offset for line in crop_lines(world.coastlines, box, bounds["coastlines"])]
+        cropped.borders += [line + offset for line in crop_lines(world.borders, box, bounds["borders"])]
+    return cropped

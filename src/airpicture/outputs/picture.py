@@ -92,7 +92,8 @@ def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray]]:
     """Track ids and one lon/lat line each, from the CONFIRMED rows, in time order."""
     if tracks is None or len(tracks) == 0:
         return np.zeros(0, np.int64), []
-    confirmed = np.flatnonzero(np.asarray(tracks.status) == CONFIRMED)
+    position = np.asarray(tracks.position)
+    confirmed = np.flatnonzero((np.asarray(tracks.status) == CONFIRMED) & np.isfinite(position).all(axis=1))
     if confirmed.size == 0:
         return np.zeros(0, np.int64), []
     ids = np.asarray(tracks.track_id)[confirmed]
@@ -100,12 +101,26 @@ def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray]]:
     order = np.lexsort((times, ids))
     rows = confirmed[order]
     ids = ids[order]
-    lat, lon = _lat_lon_deg(np.asarray(tracks.position)[rows])
+    lat, lon = _lat_lon_deg(position[rows])
     points = np.column_stack([lon, lat])
     cuts = np.flatnonzero(np.diff(ids)) + 1
     lines = np.split(points, cuts)
     starts = np.concatenate([[0], cuts])
     return ids[starts], lines
+
+
+def _wrap_lon(lon_deg, centre_deg: float):
+    """Longitudes shifted by whole turns into [centre - 180, centre + 180)."""
+    return centre_deg + np.mod(np.asarray(lon_deg, dtype=float) - centre_deg + 180.0, 360.0) - 180.0
+
+
+def _centre_longitude(groups: list[np.ndarray]) -> float:
+    """Circular mean longitude (deg) of all finite points; 0 when there are none."""
+    lon = np.concatenate([np.asarray(g, dtype=float).reshape(-1, 2)[:, 0] for g in groups] or [np.zeros(0)])
+    lon = np.radians(lon[np.isfinite(lon)])
+    if lon.size == 0:
+        return 0.0
+    return math.degrees(math.atan2(np.sin(lon).mean(), np.cos(lon).mean()))
 
 
 def _extent(groups: list[np.ndarray]) -> tuple[float, float, float, float]:
@@ -146,7 +161,10 @@ def _fit_aspect(lon_range, lat_range, aspect, box_width_px, box_height_px):
 
 
 def _format_lon(value, _pos=None) -> str:
-    return f"{abs(value):g}°{'E' if value >= 0 else 'W'}" if value else "0°"
+    value = round(float(_wrap_lon(value, 0.0)), 6)  # 181 deg east is 179 deg west
+    if value in (0.0, -180.0):
+        return f"{abs(value):g}°"
+    return f"{abs(value):g}°{'E' if value > 0 else 'W'}"
 
 
 def _format_lat(value, _pos=None) -> str:
@@ -217,6 +235,12 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
                   for z in zones]
     defended_circles = [_circle_deg(d.lat_rad, d.lon_rad, d.radius_m) for d in defended_points]
 
+    # Longitudes continue across the antimeridian around the scenario's own centre, so a
+    # scenario near 180 deg is drawn in one piece.
+    centre_lon = _centre_longitude(truth_lines + track_lines + [site_points] + zone_rings + defended_circles)
+    for group in truth_lines + track_lines + [site_points] + zone_rings + defended_circles:
+        group[:, 0] = _wrap_lon(group[:, 0], centre_lon)
+
     extent_groups = truth_lines + [site_points] + zone_rings + defended_circles
     if not truth_lines:
         extent_groups += track_lines
@@ -227,7 +251,15 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, facecolor="white")
     FigureCanvasAgg(fig)
     # Map on the left, legend and a short summary on the right where they hide nothing.
-    axes_box = (0.06, 0.06, 0.70, 0.87)
+    # Fixed pixel margins (tick labels, title) and a side panel for the legend, so small
+    # and large pictures are laid out alike.
+    panel_px = min(max(0.22 * width_px, 240.0), 340.0)
+    left_px, right_px, bottom_px, top_px = 72.0, 14.0, 40.0, 44.0
+    axes_box = (left_px / width_px, bottom_px / height_px,
+                max(width_px - left_px - right_px - panel_px, 50.0) / width_px,
+                max(height_px - bottom_px - top_px, 50.0) / height_px)
+    panel_x = (width_px - panel_px) / width_px
+    small_font = 8 if width_px < 1200 else 9
     ax = fig.add_axes(axes_box)
     ax.set_facecolor(SEA_COLOUR)
     aspect = 1.0 / max(math.cos(math.radians(mean_lat)), 0.05)
@@ -282,7 +314,7 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
         ax.add_collection(PolyCollection(defended_circles, facecolors=DEFENDED_COLOUR, alpha=0.12,
                                          edgecolors="none", zorder=2))
         ax.add_collection(LineCollection(defended_circles, colors=DEFENDED_COLOUR, linewidths=1.2, zorder=2.1))
-        lons = [math.degrees(d.lon_rad) for d in defended_points]
+        lons = [float(_wrap_lon(math.degrees(d.lon_rad), centre_lon)) for d in defended_points]
         lats = [math.degrees(d.lat_rad) for d in defended_points]
         ax.scatter(lons, lats, marker="*", s=140, c=DEFENDED_COLOUR, edgecolors="white", linewidths=0.6,
                    zorder=7)
@@ -296,11 +328,13 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
     for i, site in enumerate(sensors):
         colour = SENSOR_COLOURS[i % len(SENSOR_COLOURS)]
         coverage = _sensor_coverage(site)
+        if coverage is not None:
+            coverage[:, 0] = _wrap_lon(coverage[:, 0], centre_lon)
         is_eo = str(site.kind).lower() == "eo"
         if coverage is not None:
             ax.plot(coverage[:, 0], coverage[:, 1], color=colour, linewidth=1.1,
                     linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), zorder=3)
-        x, y = math.degrees(site.lon_rad), math.degrees(site.lat_rad)
+        x, y = site_points[i]
         marker = "D" if is_eo else "^"
         ax.plot([x], [y], marker=marker, markersize=9, color=colour, markeredgecolor="white",
                 linestyle="none", zorder=8)
@@ -333,13 +367,14 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
                 ax.annotate(f"T{track_id}", (point[0], point[1]), xytext=(4, 3), textcoords="offset points",
                             fontsize=7, color=colour, zorder=9, clip_on=True)
     legend_handles.append(Line2D([], [], color="tab:blue", linewidth=1.6, marker="o", markersize=4,
-                                 label="confirmed track (T-number at last point)"))
+                                 label="confirmed track (Tn at its end)"))
 
     if not (truth_lines or track_lines or sensors or zones or defended_points):
         ax.text(0.5, 0.5, "nothing to draw: no truth, tracks, sensors or assets", transform=ax.transAxes,
                 ha="center", va="center", fontsize=12, color="0.35")
 
-    fig.legend(handles=legend_handles, loc="upper left", bbox_to_anchor=(0.775, 0.93), fontsize=9,
+    fig.legend(handles=legend_handles, loc="upper left", bbox_to_anchor=(panel_x, axes_box[1] + axes_box[3]),
+               fontsize=small_font,
                frameon=True, framealpha=1.0, title="Legend", title_fontsize=10, borderaxespad=0.0)
     summary = [f"truths: {len(truth_lines)}", f"confirmed tracks: {len(track_lines)}",
                f"sensors: {len(sensors)}"]
@@ -347,11 +382,12 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
         t = np.asarray(tracks.time)
         summary.append(f"track time: {np.nanmin(t):.0f}–{np.nanmax(t):.0f} s")
     if track_lines and len(track_lines) > max_track_labels:
-        summary.append(f"(track labels omitted: more than {max_track_labels})")
+        summary.append(f"no labels (> {max_track_labels} tracks)")
     if base is None:
         summary.append("no base map")
-    fig.text(0.775, 0.08, "\n".join(summary), fontsize=9, va="bottom", family="monospace")
-    fig.text(0.775, 0.04, "Map data: Natural Earth (world-atlas)" if base is not None else "", fontsize=7, color="0.4")
+    fig.text(panel_x, (bottom_px + 16) / height_px, "\n".join(summary), fontsize=small_font, va="bottom",
+             family="monospace")
+    fig.text(panel_x, bottom_px / height_px, "Map data: Natural Earth (world-atlas)" if base is not None else "", fontsize=7, color="0.4")
 
     fig.savefig(path, dpi=dpi, format="png")
     return path
