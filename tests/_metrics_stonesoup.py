@@ -81,3 +81,62 @@ def ospa(truth_time, truth_id, truth_pos, track_time, track_id, track_pos, c, p)
     result = metric.compute_over_time(metric.extract_states(tracks_), [], metric.extract_states(truths), [])
     steps = [result] if isinstance(result, SingleTimeMetric) else result.value
     return np.array([((s.timestamp - EPOCH).total_seconds(), s.value) for s in steps], float).reshape(-1, 2)
+
+
+def _position_velocity_measures(dims):
+    from stonesoup.measures import Euclidean
+
+    return (Euclidean(mapping=tuple(range(dims))),
+            Euclidean(mapping=tuple(range(dims, 2 * dims))))
+
+
+def track_to_truth(truths, tracks_, dims, threshold, confirm_hits, end_misses):
+    """Stone Soup TrackToTruth on position only: AssociationSet."""
+    from stonesoup.dataassociator.tracktotrack import TrackToTruth
+
+    position, _ = _position_velocity_measures(dims)
+    associator = TrackToTruth(association_threshold=threshold, consec_pairs_confirm=confirm_hits,
+                              consec_misses_end=end_misses, measure=position)
+    return associator, associator.associate_tracks(set(tracks_), set(truths))
+
+
+def association_rows(association_set):
+    """Sorted (track id, truth id, start s, end s) per TimeRange component of every association."""
+    from stonesoup.types.groundtruth import GroundTruthPath
+    from stonesoup.types.time import CompoundTimeRange
+
+    rows = []
+    for association in association_set.associations:
+        first, second = association.objects
+        truth, track = (first, second) if isinstance(first, GroundTruthPath) else (second, first)
+        ranges = association.time_range.time_ranges if isinstance(association.time_range, CompoundTimeRange) \
+            else [association.time_range]
+        for r in ranges:
+            rows.append((int(track.id), int(truth.id), (r.start - EPOCH).total_seconds(),
+                         (r.end - EPOCH).total_seconds()))
+    return sorted(rows)
+
+
+def siap(truth_time, truth_id, truth_pos, truth_vel, track_time, track_id, track_pos, track_vel,
+         threshold, confirm_hits=3, end_misses=2):
+    """Stone Soup SIAPMetrics with TrackToTruth association: (summary dict, association rows)."""
+    from stonesoup.metricgenerator.manager import MultiManager
+    from stonesoup.metricgenerator.tracktotruthmetrics import SIAPMetrics
+
+    dims = truth_pos.shape[1] if len(truth_pos) else track_pos.shape[1]
+    truths = truth_paths(truth_time, truth_id, truth_pos, truth_vel)
+    tracks_ = tracks(track_time, track_id, track_pos, track_vel)
+    associator, _ = track_to_truth(truths, tracks_, dims, threshold, confirm_hits, end_misses)
+    position, velocity = _position_velocity_measures(dims)
+    generator = SIAPMetrics(position_measure=position, velocity_measure=velocity)
+    manager = MultiManager(generators=[generator], associator=associator)
+    manager.add_data({"groundtruth_paths": truths, "tracks": tracks_})
+    metrics = manager.generate_metrics()["siap_generator"]
+    names = {
+        "completeness": "SIAP Completeness", "ambiguity": "SIAP Ambiguity", "spuriousness": "SIAP Spuriousness",
+        "position_accuracy_m": "SIAP Position Accuracy", "velocity_accuracy_mps": "SIAP Velocity Accuracy",
+        "track_number_change_rate": "SIAP Rate of Track Number Change",
+        "longest_track_segment": "SIAP Longest Track Segment",
+    }
+    summary = {key: float(metrics[title].value) for key, title in names.items()}
+    return summary, association_rows(manager.association_set)

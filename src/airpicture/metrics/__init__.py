@@ -5,6 +5,9 @@ k = 2 or 3, in any Cartesian frame. Truth and track samples are matched by exact
 See docs/metrics.md.
 """
 
+from .association import TrackTruthAssociation, associate_tracks_to_truths
 from .gospa import GospaResult, gospa_sequence
+from .siap import SIAP_KEYS, siap_metrics
 
-__all__ = ["GospaResult", "gospa_sequence"]
+__all__ = ["GospaResult", "gospa_sequence", "TrackTruthAssociation", "associate_tracks_to_truths",
+           "SIAP_KEYS", "siap_metrics"]
