@@ -27,7 +27,7 @@ from . import detection
 from .params import RADAR_PARAMS, with_defaults
 
 TWO_PI = 2.0 * np.pi
-NEWTON_ITERATIONS = 4
+NEWTON_ITERATIONS = 3  # from the interpolated guess: ~1e-12 rad even for fast targets at 1 km
 # A crossing whose azimuth residual is still above this after Newton is dropped (only a
 # target orbiting the antenna about as fast as the beam turns, far inside any real range_min).
 CROSSING_TOLERANCE_RAD = 1e-6
@@ -139,7 +139,7 @@ def _enu_state(site: SensorSite, truth: Truth, t, targets):
     # truth starts, which answers NaN without tripping over a NaN-to-integer cast.
     t = np.where(np.isfinite(t), t, truth.times[0] - 1.0)
     pos, vel = truth.state_at(t, targets)
-    return pos, site.to_enu(pos), geo.ecef_vectors_to_enu(vel, site.rotation)
+    return pos, vel, site.to_enu(pos), geo.ecef_vectors_to_enu(vel, site.rotation)
 
 
 def _azimuth_and_rate(enu, vel_enu):
@@ -152,6 +152,12 @@ def _azimuth_and_rate(enu, vel_enu):
 
 def beam_crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: float,
                    t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every time in [t_start, t_end) the beam crosses a live target: (target index, time), sorted by time."""
+    target, time, _, _ = _crossings(site, cfg, truth, t_start, t_end)
+    return target, time
+
+
+def _crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: float, t_end: float):
     """Every time in [t_start, t_end) the beam crosses a live target: (target index, time).
 
     Revolution k spans [k T, (k + 1) T) and starts with the beam at start_azimuth. Over it
@@ -167,17 +173,17 @@ def beam_crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: fl
     period = cfg.scan_period_s
     omega = cfg.rotation_rate_rad_s
     if n == 0 or t_end <= t_start:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3))
     # A revolution of margin either side: rounding may put a crossing just across a window edge.
     k_first = int(np.floor(t_start / period)) - 1
     k_last = int(np.ceil(t_end / period)) + 1
     block = max(1, BLOCK_ELEMENTS // n)
     targets = np.arange(n)[:, None]
-    out_target, out_time = [], []
+    out_target, out_time, out_pos, out_vel = [], [], [], []
     for k0 in range(k_first, k_last, block):
         k1 = min(k0 + block, k_last)
         edges = np.arange(k0, k1 + 1) * period
-        _, enu, _ = _enu_state(site, truth, np.broadcast_to(edges, (n, edges.size)), targets)
+        _, _, enu, _ = _enu_state(site, truth, np.broadcast_to(edges, (n, edges.size)), targets)
         azimuth = np.arctan2(enu[..., 0], enu[..., 1])
         # A target born or dying inside a revolution: take its azimuth at the end where it exists.
         az_begin = np.where(np.isnan(azimuth[:, :-1]), azimuth[:, 1:], azimuth[:, :-1])
@@ -196,28 +202,31 @@ def beam_crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: fl
         rows, cols, turns = np.concatenate(rows), np.concatenate(cols), np.concatenate(turns)
         t = edges[cols] + turns / relative_turn[rows, cols] * period
         for _ in range(NEWTON_ITERATIONS):
-            _, enu, vel_enu = _enu_state(site, truth, t, rows)
+            _, _, enu, vel_enu = _enu_state(site, truth, t, rows)
             az, rate = _azimuth_and_rate(enu, vel_enu)
             residual = geo.wrap_angle(az - cfg.start_azimuth_rad - omega * t)
             # A target sweeping the same way as the beam slows the relative motion; keep the
             # step bounded should its azimuth rate approach the rotation rate.
             t = t + residual / np.maximum(omega - rate, 0.25 * omega)
-        _, enu, _ = _enu_state(site, truth, t, rows)
+        pos, vel, enu, _ = _enu_state(site, truth, t, rows)
         residual = geo.wrap_angle(np.arctan2(enu[..., 0], enu[..., 1]) - cfg.start_azimuth_rad - omega * t)
         keep = (np.abs(residual) < CROSSING_TOLERANCE_RAD) & (t >= t_start) & (t < t_end)
         out_target.append(rows[keep])
         out_time.append(t[keep])
+        out_pos.append(pos[keep])
+        out_vel.append(vel[keep])
     target = np.concatenate(out_target)
     time = np.concatenate(out_time)
+    pos = np.concatenate(out_pos)
+    vel = np.concatenate(out_vel)
     # Safety net: two guesses that Newton took to the same crossing (distinct crossings of
     # one target are about a revolution apart).
     order = np.lexsort((time, target))
-    target, time = target[order], time[order]
     repeat = np.zeros(target.size, dtype=bool)
-    repeat[1:] = (target[1:] == target[:-1]) & (np.diff(time) < 0.25 * period)
-    target, time = target[~repeat], time[~repeat]
-    order = np.lexsort((target, time))
-    return target[order], time[order]
+    repeat[1:] = (target[order][1:] == target[order][:-1]) & (np.diff(time[order]) < 0.25 * period)
+    order = order[~repeat]
+    order = order[np.lexsort((target[order], time[order]))]
+    return target[order], time[order], pos[order], vel[order]
 
 
 def _noisy_values(cfg: RadarConfig, range_m, azimuth, elevation, range_rate, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -236,8 +245,7 @@ def _noisy_values(cfg: RadarConfig, range_m, azimuth, elevation, range_rate, rng
 
 
 def _target_detections(site, cfg, truth, t_start, t_end, rng, sensor_index) -> MeasurementBatch:
-    target, t = beam_crossings(site, cfg, truth, t_start, t_end)
-    pos, vel = truth.state_at(t, target)
+    target, t, pos, vel = _crossings(site, cfg, truth, t_start, t_end)
     enu = site.to_enu(pos)
     vel_enu = geo.ecef_vectors_to_enu(vel, site.rotation)
     range_m, azimuth, elevation = geo.enu_to_polar(enu)
