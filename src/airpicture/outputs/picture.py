@@ -48,7 +48,7 @@ DEFENDED_COLOUR = "#2e7d32"
 # tab10 without its grey, which is kept for truth.
 TRACK_PALETTE = np.array([colormaps["tab10"](i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)])
 CIRCLE_POINTS = 181
-MAX_TRUTH_POINTS = 2000  # samples per truth line; more cannot be seen at this size
+MAX_TRUTH_POINTS = 1000  # samples per truth line; more cannot be seen at this size
 MIN_MARGIN_DEG = 0.2
 
 
@@ -79,7 +79,10 @@ def _truth_lines(truth) -> list[np.ndarray]:
     positions = truth.position_ecef[:, ::stride]
     if stride > 1:  # keep each target's true end point in the picture
         positions = np.concatenate([positions, truth.position_ecef[:, -1:]], axis=1)
-    lat, lon = _lat_lon_deg(positions)
+    lat = np.full(positions.shape[:2], np.nan)
+    lon = np.full(positions.shape[:2], np.nan)
+    alive = np.isfinite(positions).all(axis=-1)
+    lat[alive], lon[alive] = _lat_lon_deg(positions[alive])
     lines = []
     for i in range(lat.shape[0]):
         alive = np.isfinite(lat[i]) & np.isfinite(lon[i])
