@@ -364,3 +364,14 @@ def test_eo_noise_and_false_bearings():
     false = batch.take(batch.truth == FALSE_ALARM)
     assert abs(len(false) / 500 - 0.3) < 4.5 * np.sqrt(0.3 / 500)
     assert np.all((false.values[:, AZIMUTH] >= 10 * DEG) & (false.values[:, AZIMUTH] <= 100 * DEG))
+
+
+def test_every_parameter_is_documented():
+    from pathlib import Path
+
+    from airpicture.sensors.params import EO_PARAMS, RADAR_PARAMS
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sensors.md").read_text()
+    for schema in (RADAR_PARAMS, EO_PARAMS):
+        for file_key, (si_key, *_rest) in schema.items():
+            assert f"`{file_key}`" in text and f"`{si_key}`" in text, file_key
