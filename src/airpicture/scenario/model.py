@@ -20,6 +20,7 @@ class Waypoint:
     lon_rad: float
     alt_m: float
     speed_mps: float | None = None  # None = keep the class's cruise speed / previous speed
+    turn_load_factor: float | None = None  # g limit of the turn toward this waypoint (None = class limit)
 
 
 @dataclass
@@ -32,6 +33,9 @@ class TargetSpec:
     rcs_m2: float | None = None  # override the class's RCS
     swerling: int | None = None  # override the class's Swerling case
     attributes: dict = field(default_factory=dict)  # what later issues add (transponder, iff, ...)
+    loop: bool = False  # fly the waypoints round and round until the scenario ends (CAP orbits, birds)
+    # Recorded trajectory as read from trajectory_file: (k, 4) time s, lat rad, lon rad, alt m.
+    recorded: np.ndarray | None = None
 
 
 @dataclass
