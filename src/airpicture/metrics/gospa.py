@@ -108,7 +108,7 @@ def close_pairs(time_index_a, pos_a, time_index_b, pos_b, max_distance: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs (i, j) with equal time index and Euclidean distance < ``max_distance``.
 
-    One k-d tree query for all time steps: each time step is moved into its own slab along an
+    One k-d tree for all time steps: each time step is moved into its own slab along an
     extra coordinate, 3 * max_distance apart, so pairs from different time steps are never
     within reach. Distances are recomputed from the original coordinates so that they do not
     depend on that shift.
@@ -124,11 +124,26 @@ def close_pairs(time_index_a, pos_a, time_index_b, pos_b, max_distance: float
     slab = 3.0 * max_distance
     # Centre the coordinates so the shift does not cost precision on ECEF-sized numbers.
     origin = np.concatenate([pos_a, pos_b]).mean(axis=0)
-    tree_a = cKDTree(np.column_stack([pos_a - origin, time_index_a * slab]))
+    points_a = np.column_stack([pos_a - origin, time_index_a * slab])
     tree_b = cKDTree(np.column_stack([pos_b - origin, time_index_b * slab]))
-    found = tree_a.sparse_distance_matrix(tree_b, max_distance, output_type="ndarray")
-    i = found["i"].astype(np.int64)
-    j = found["j"].astype(np.int64)
+    # k nearest within reach, for all rows at once; rows whose k-th neighbour is still within
+    # reach may have more, so they are asked again with a larger k until none is saturated.
+    found_i, found_j = [], []
+    rows = np.arange(pos_a.shape[0])
+    k = 4
+    while rows.shape[0]:
+        k_eff = min(k, pos_b.shape[0])
+        _, idx = tree_b.query(points_a[rows], k=k_eff, distance_upper_bound=max_distance)
+        idx = idx.reshape(rows.shape[0], k_eff)
+        hit = idx < pos_b.shape[0]
+        saturated = hit[:, -1] & (k_eff < pos_b.shape[0])
+        done = ~saturated
+        found_i.append(np.broadcast_to(rows[:, None], idx.shape)[hit & done[:, None]])
+        found_j.append(idx[hit & done[:, None]])
+        rows = rows[saturated]
+        k *= 4
+    i = np.concatenate(found_i).astype(np.int64)
+    j = np.concatenate(found_j).astype(np.int64)
     distance = np.linalg.norm(pos_a[i] - pos_b[j], axis=1)
     keep = distance < max_distance
     return i[keep], j[keep], distance[keep]

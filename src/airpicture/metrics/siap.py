@@ -49,8 +49,9 @@ def _distinct_per_time(time_index, other, n_times: int) -> np.ndarray:
     """Number of distinct ``other`` values per time index."""
     if time_index.shape[0] == 0:
         return np.zeros(n_times, dtype=np.int64)
-    pairs = np.unique(np.column_stack([time_index, other]), axis=0)
-    return np.bincount(pairs[:, 0], minlength=n_times)
+    width = int(other.max()) + 1
+    pairs = np.unique(time_index.astype(np.int64) * width + other)
+    return np.bincount(pairs // width, minlength=n_times)
 
 
 def _union_length(group, start, end) -> np.ndarray:
