@@ -54,24 +54,25 @@ def _distinct_per_time(time_index, other, n_times: int) -> np.ndarray:
     return np.bincount(pairs // width, minlength=n_times)
 
 
-def _union_length(group, start, end) -> np.ndarray:
-    """Total length of the union of closed intervals, per group (groups 0..max)."""
+def _union_length(group, start_rank, end_rank, times) -> np.ndarray:
+    """Total length of the union of closed intervals [times[start_rank], times[end_rank]], per group.
+
+    Works on integer time ranks so that the running maximum over groups is exact.
+    """
     n_groups = int(group.max()) + 1 if group.shape[0] else 0
     if n_groups == 0:
         return np.zeros(0)
-    order = np.lexsort((start, group))
-    group, start, end = group[order], start[order], end[order]
-    # Running furthest end of the intervals before each one in its group.
+    order = np.lexsort((start_rank, group))
+    group, start_rank, end_rank = group[order], start_rank[order], end_rank[order]
     first = np.ones(group.shape[0], dtype=bool)
     first[1:] = group[1:] != group[:-1]
-    reach = np.empty_like(end)
-    for_group_start = np.flatnonzero(first)
-    # Accumulate per group with an offset that keeps groups apart (ends are finite).
-    span = float(np.max(end) - np.min(start)) + 1.0
-    shifted = np.maximum.accumulate(end + group * span * 2.0) - group * span * 2.0
-    reach[1:] = shifted[:-1]
-    reach[for_group_start] = -np.inf
-    covered = np.clip(end - np.maximum(start, reach), 0.0, None)
+    # Furthest end reached by the earlier intervals of the same group (groups kept apart by an offset).
+    offset = group.astype(np.int64) * (times.shape[0] + 1)
+    reach = np.empty_like(end_rank)
+    reach[1:] = (np.maximum.accumulate(end_rank + offset) - offset)[:-1]
+    reach[first] = start_rank[first]
+    from_rank = np.maximum(start_rank, reach)
+    covered = np.where(end_rank > from_rank, times[end_rank] - times[np.minimum(from_rank, end_rank)], 0.0)
     return np.bincount(group, weights=covered, minlength=n_groups)
 
 
@@ -214,22 +215,20 @@ def _continuity(association, times, truth_ids, track_ids, truth_t, truth_slot, t
     n_truths = truth_ids.shape[0]
     if n_truths == 0:
         return {"track_number_change_rate": 0.0, "longest_track_segment": 0.0}
-    life = np.full(n_truths, 0.0)
     first = np.full(n_truths, np.inf)
     last = np.full(n_truths, -np.inf)
     np.minimum.at(first, truth_slot, truth_time)
     np.maximum.at(last, truth_slot, truth_time)
     life = last - first
 
-    start = np.asarray(association.start, dtype=float)
-    end = np.asarray(association.end, dtype=float)
+    start_rank = np.searchsorted(times, np.asarray(association.start, dtype=float))
+    end_rank = np.searchsorted(times, np.asarray(association.end, dtype=float))
     a_truth = np.searchsorted(truth_ids, association.truth_id)
     a_track = np.searchsorted(track_ids, association.track_id)
-    tracked = _union_length(a_truth, start, end)
-    tracked_time = tracked.sum()
+    tracked_time = _union_length(a_truth, start_rank, end_rank, times).sum()
     pair = a_track * n_truths + a_truth
     pairs, pair_index = np.unique(pair, return_inverse=True)
-    per_pair = _union_length(pair_index, start, end)
+    per_pair = _union_length(pair_index, start_rank, end_rank, times)
     longest = np.zeros(n_truths)
     np.maximum.at(longest, pairs % n_truths, per_pair)
 
