@@ -26,19 +26,46 @@ Model
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.stats import chi2
 
 from airpicture.tracking.association import gate_candidates, gnn_assign, jpda_weights
 from airpicture.tracking.management import COASTING, CONFIRMED, TrackTable
 
-__all__ = ["CartesianTracker", "TrackReport"]
+__all__ = ["CartesianTracker", "TrackReport", "chi2_quantile"]
 
 # Seeds are paired within max_speed * dt plus this many standard deviations of the two points' noise.
 _SEED_NOISE_SIGMAS = 3.0
+
+
+def chi2_quantile(probability: float, dof: int) -> float:
+    """Chi-square quantile; closed form for 2 degrees of freedom, bisection on the CDF for 1 and 3.
+
+    Kept free of scipy.stats, whose import alone costs about a second of start-up.
+    """
+    if dof == 2:
+        return float(-2.0 * np.log1p(-probability))
+    if dof == 1:
+        cdf = lambda x: math.erf(math.sqrt(x / 2.0))  # noqa: E731
+    elif dof == 3:
+        cdf = lambda x: math.erf(math.sqrt(x / 2.0)) - math.sqrt(2.0 * x / math.pi) * math.exp(-x / 2.0)  # noqa
+    else:
+        from scipy.special import gammaincinv
+
+        return float(2.0 * gammaincinv(dof / 2.0, probability))
+    low, high = 0.0, 1.0
+    while cdf(high) < probability:
+        high *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        if cdf(mid) < probability:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
 
 
 @dataclass
@@ -72,6 +99,9 @@ class CartesianTracker:
         Consecutive misses that delete a confirmed track (it coasts until then).
     gate : float
         In (0, 1): chi-square gate probability. >= 1: a fixed Euclidean gate radius in metres.
+    tentative_gate : float, optional
+        Chi-square gate probability for tentative tracks (default: ``min(gate, 0.99)``). A tighter gate on the
+        detection that would confirm a track is what keeps clutter from confirming tracks.
     association : "gnn" or "jpda"
     max_speed : float
         Fastest target (m/s) for two-point initiation.
@@ -83,9 +113,10 @@ class CartesianTracker:
         Keep every step's report for :meth:`history`.
     """
 
-    def __init__(self, dim: int = 2, sigma_m: float = 50.0, q: float = 1.0, confirm=(3, 3), delete_after: int = 3,
+    def __init__(self, dim: int = 2, sigma_m: float = 50.0, q: float = 0.2, confirm=(3, 3), delete_after: int = 3,
                  gate: float = 0.999, association: str = "gnn", *, max_speed: float = 350.0, pd: float = 0.9,
-                 clutter_density: float | None = None, keep_history: bool = True, capacity: int = 1024):
+                 clutter_density: float | None = None, keep_history: bool = True, capacity: int = 1024,
+                 tentative_gate: float | None = None):
         if dim not in (2, 3):
             raise ValueError("dim must be 2 or 3")
         if not sigma_m > 0:
@@ -108,20 +139,29 @@ class CartesianTracker:
         if gate < 1:
             self.gate_probability = float(gate)
             self.gate_radius = None
-            self.gamma = float(chi2.ppf(gate, dim))
+            self.gamma = chi2_quantile(gate, dim)
         else:
             self.gate_probability = 1.0
             self.gate_radius = float(gate)
             self.gamma = np.inf
+        if tentative_gate is None:
+            tentative_gate = min(self.gate_probability, 0.99)
+        if not 0 < tentative_gate < 1:
+            raise ValueError("tentative_gate must be a probability in (0, 1)")
+        self.gamma_tentative = min(chi2_quantile(tentative_gate, dim), self.gamma)
         self.table = TrackTable(confirm=confirm, delete_after=delete_after, capacity=capacity)
         self.table.add_field("position", (dim,), np.float64, np.nan)
         self.table.add_field("velocity", (dim,), np.float64, np.nan)
         # Per-axis covariance blocks: [Ppp, Ppv, Pvv].
         self.table.add_field("cov", (dim, 3), np.float64, np.nan)
         self.time: float | None = None
+        # Seeds: unclaimed detections of the latest earlier scan time (paired now), and of the current time
+        # (several sensors may report at one time: their scans are stepped one after the other, dt = 0).
         self._seed_pos = np.zeros((0, dim))
         self._seed_var = np.zeros((0, dim))
         self._seed_time = np.nan
+        self._pending_pos = np.zeros((0, dim))
+        self._pending_var = np.zeros((0, dim))
         self.keep_history = keep_history
         self._history: list[TrackReport] = []
         self.n_scans = 0
@@ -150,6 +190,10 @@ class CartesianTracker:
         if self.time is not None and time < self.time:
             raise ValueError(f"scan time {time} is earlier than the previous scan {self.time}")
         dt = 0.0 if self.time is None else time - self.time
+        if dt > 0:
+            self._seed_pos, self._seed_var, self._seed_time = self._pending_pos, self._pending_var, self.time
+            self._pending_pos = np.zeros((0, self.dim))
+            self._pending_var = np.zeros((0, self.dim))
         t = self.table
         active = t.active_slots()
         if active.size and dt > 0:
@@ -164,13 +208,14 @@ class CartesianTracker:
         else:
             hit = np.zeros(0, np.int64)
         missed = np.setdiff1d(active, hit, assume_unique=True)
+        # A track already updated (or born) at this very time by another sensor's scan is not missed again.
+        missed = missed[t.last_update_time[missed] != time]
         t.record_scan(hit, missed, time)
 
         leftover = np.flatnonzero(~claimed)
         self._initiate(time, points[leftover], var[leftover])
-        self._seed_pos = points[leftover]
-        self._seed_var = var[leftover]
-        self._seed_time = time
+        self._pending_pos = np.concatenate([self._pending_pos, points[leftover]])
+        self._pending_var = np.concatenate([self._pending_var, var[leftover]])
         self.time = time
         self.n_scans += 1
         report = self._report(time)
@@ -260,6 +305,9 @@ class CartesianTracker:
         else:
             miss_cost = None
         firm = np.isin(t.status[active], (CONFIRMED, COASTING))
+        if self.gate_radius is None and self.gamma_tentative < self.gamma:
+            inside = firm[ti] | (d2 <= self.gamma_tentative)
+            ti, mj, innov, s, cost = ti[inside], mj[inside], innov[inside], s[inside], cost[inside]
         claimed = np.zeros(n, bool)
         hit_local = []
         # Confirmed and coasting tracks choose first; tentative tracks share the detections left over.
