@@ -177,7 +177,7 @@ def read_detections(path) -> Detections:
         raise InputError(f"cannot read file: {exc}", source=source) from None
     if bad_rows:
         row = bad_rows[0]
-        line = row.number if row.number is not None and row.number > 0 else None
+        line = row.number if row.number is not None and row.number > 0 else _first_ragged_line(path, len(names))
         raise InputError(f"expected {row.expected_columns} cells, found {row.actual_columns}", source=source,
                          line=line)
 
@@ -255,6 +255,16 @@ def _read_header(path: Path, source: str) -> list[str]:
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", source=source, line=1) from None
     raise InputError("empty file (need a header line: time,x,y or time,lat,lon)", source=source, line=1)
+
+
+def _first_ragged_line(path: Path, n_columns: int) -> int | None:
+    """Error path only: the first line whose number of cells differs from the header's."""
+    with open(path, "r", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        for row in reader:
+            if row and len(row) != n_columns:
+                return reader.line_num
+    return None
 
 
 def _data_line_numbers(path: Path, n_rows: int) -> np.ndarray:
