@@ -115,6 +115,33 @@ def test_crossings_of_consecutive_windows_join_without_gaps_or_repeats():
     assert np.allclose(whole[1][a], joined_time[b], atol=1e-9)
 
 
+
+def test_crossings_agree_with_a_brute_force_search():
+    # Sample the beam-minus-target angle on a fine grid and find where it passes zero: every
+    # such crossing, and no other, must be reported (fast targets close in included).
+    site = radar(scan_period_s=2.0, start_azimuth_deg=37.0, **SURE)
+    rng = np.random.default_rng(12)
+    n = 120
+    start = ring(rng.uniform(800.0, 60e3, n), rng.uniform(0, 2 * np.pi, n), up_m=500.0)
+    velocity = rng.normal(0, 200, (n, 3)) * [1, 1, 0.1]
+    # Three passes nearly overhead (80, 200, 400 m to the side at 500 m/s): the azimuth flips
+    # by almost 180 degrees within a revolution.
+    start[:3] = [[-5e3, 80.0, 500.0], [-5e3, -200.0, 500.0], [5e3, 400.0, 500.0]]
+    velocity[:3] = [[500.0, 0, 0], [500.0, 0, 0], [-500.0, 0, 0]]
+    truth = line_truth(site, start, velocity, 41.0, step_s=0.5)
+    cfg = RadarConfig.from_site(site)
+    target, time = beam_crossings(site, cfg, truth, 0.0, 40.0)
+    dt = 2.0 / 200
+    grid = np.arange(0.0, 40.0 + dt / 2, dt)  # up to and including 40 s
+    pos, _ = truth.state_at(np.broadcast_to(grid, (n, grid.size)), np.arange(n)[:, None])
+    _, az, _ = geo.enu_to_polar(site.to_enu(pos))
+    relative = geo.wrap_angle(cfg.beam_azimuth(grid) - az)
+    passes = (relative[:, :-1] <= 0) & (relative[:, 1:] > 0) & (np.diff(relative, axis=1) < np.pi)
+    rows, cols = np.nonzero(passes)
+    assert np.array_equal(np.bincount(rows, minlength=n), np.bincount(target, minlength=n))
+    order = np.lexsort((time, target))
+    assert np.all(np.abs(time[order] - grid[cols]) <= dt)
+
 # --- rotating radar: noise ---------------------------------------------------------------------
 
 def test_measurement_noise_is_gaussian_with_the_stated_sigmas():

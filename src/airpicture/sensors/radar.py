@@ -28,10 +28,15 @@ from .params import RADAR_PARAMS, with_defaults
 
 TWO_PI = 2.0 * np.pi
 NEWTON_ITERATIONS = 3  # from the interpolated guess: ~1e-12 rad even for fast targets at 1 km
+EXTRA_ITERATIONS = 12  # for the few that need more (near-overhead passes), on those alone
 # A crossing whose azimuth residual is still above this after Newton is dropped (only a
 # target orbiting the antenna about as fast as the beam turns, far inside any real range_min).
 CROSSING_TOLERANCE_RAD = 1e-6
 BOUNDARY_RAD = 1e-9
+# A revolution in which a target's azimuth swings by more than this (a pass nearly overhead)
+# is re-examined in SUBSTEPS steps, so the azimuth change between samples stays well below pi.
+FAST_SWING_RAD = np.pi / 3
+SUBSTEPS = 32
 # Simulated false alarms carry a range-rate drawn uniformly up to this magnitude (outside the MTI notch).
 FALSE_ALARM_MAX_RANGE_RATE_MPS = 400.0
 # Elements (targets x revolutions) handled per block: bounds memory to a few hundred MB.
@@ -150,11 +155,63 @@ def _azimuth_and_rate(enu, vel_enu):
     return azimuth, rate
 
 
+def _refine_crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t, rows):
+    """Newton on wrap(target azimuth - beam azimuth) = 0; returns (t, position, velocity, converged).
+
+    Three steps from the interpolated guess reach ~1e-12 rad; a target passing almost
+    overhead (azimuth rate comparable to the rotation rate) gets a few more, on its own.
+    """
+    omega = cfg.rotation_rate_rad_s
+    t = np.array(t, dtype=float)
+    active = np.arange(t.size)
+    for iteration in range(NEWTON_ITERATIONS + EXTRA_ITERATIONS):
+        _, _, enu, vel_enu = _enu_state(site, truth, t[active], rows[active])
+        az, rate = _azimuth_and_rate(enu, vel_enu)
+        residual = geo.wrap_angle(az - cfg.start_azimuth_rad - omega * t[active])
+        if iteration >= NEWTON_ITERATIONS:
+            pending = ~(np.abs(residual) < CROSSING_TOLERANCE_RAD)  # NaN (not alive) is dropped too
+            alive = np.isfinite(residual)
+            active, residual, rate = active[pending & alive], residual[pending & alive], rate[pending & alive]
+            if active.size == 0:
+                break
+        # A target sweeping the same way as the beam slows the relative motion; keep the
+        # step bounded should its azimuth rate approach the rotation rate.
+        t[active] += residual / np.maximum(omega - rate, 0.25 * omega)
+    pos, vel, enu, _ = _enu_state(site, truth, t, rows)
+    residual = geo.wrap_angle(np.arctan2(enu[..., 0], enu[..., 1]) - cfg.start_azimuth_rad - omega * t)
+    return t, pos, vel, np.abs(residual) < CROSSING_TOLERANCE_RAD
+
+
 def beam_crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: float,
                    t_end: float) -> tuple[np.ndarray, np.ndarray]:
     """Every time in [t_start, t_end) the beam crosses a live target: (target index, time), sorted by time."""
     target, time, _, _ = _crossings(site, cfg, truth, t_start, t_end)
     return target, time
+
+
+def _first_guesses(az_begin, az_end, beam_begin, beam_turn, t_begin, duration, use):
+    """Crossings inside each interval, first guesses: (row, column, time) of every crossing.
+
+    Over an interval the beam turns by ``beam_turn`` and the beam-minus-target angle by
+    ``beam_turn - (target's azimuth change)``; a crossing is where that angle passes a
+    multiple of 2 pi. From the start, the beam must first turn ``to_first`` relative to the
+    target, then 2 pi more for each further crossing (at most two per interval here). The
+    time is interpolated linearly. ``use`` masks the intervals to consider.
+    """
+    to_first = np.mod(az_begin - beam_begin, TWO_PI)
+    relative_turn = beam_turn - geo.wrap_angle(az_end - az_begin)
+    # A crossing within BOUNDARY_RAD of an interval boundary belongs to the interval it
+    # starts, whichever side rounding puts it: so it is neither lost nor found twice.
+    to_first = np.where(to_first > TWO_PI - BOUNDARY_RAD, 0.0, to_first)
+    rows, cols, turns = [], [], []
+    for lap in (0, 1):
+        r, c = np.nonzero(use & (to_first + lap * TWO_PI < relative_turn - BOUNDARY_RAD))
+        rows.append(r)
+        cols.append(c)
+        turns.append(to_first[r, c] + lap * TWO_PI)
+    rows, cols, turns = np.concatenate(rows), np.concatenate(cols), np.concatenate(turns)
+    t_begin = np.broadcast_to(t_begin, to_first.shape)
+    return rows, cols, t_begin[rows, cols] + turns / relative_turn[rows, cols] * duration
 
 
 def _crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: float, t_end: float):
@@ -188,29 +245,28 @@ def _crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: float,
         # A target born or dying inside a revolution: take its azimuth at the end where it exists.
         az_begin = np.where(np.isnan(azimuth[:, :-1]), azimuth[:, 1:], azimuth[:, :-1])
         az_end = np.where(np.isnan(azimuth[:, 1:]), az_begin, azimuth[:, 1:])
-        to_first = np.mod(az_begin - cfg.start_azimuth_rad, TWO_PI)  # beam turn to the first crossing
-        relative_turn = TWO_PI - geo.wrap_angle(az_end - az_begin)  # beam minus target over the revolution
-        # A crossing within BOUNDARY_RAD of a revolution boundary belongs to the revolution it
-        # starts, whichever side rounding puts it: so it is neither lost nor found twice.
-        to_first = np.where(to_first > TWO_PI - BOUNDARY_RAD, 0.0, to_first)
-        rows, cols, turns = [], [], []
-        for lap in (0, 1):
-            r, c = np.nonzero(to_first + lap * TWO_PI < relative_turn - BOUNDARY_RAD)
-            rows.append(r)
-            cols.append(c)
-            turns.append(to_first[r, c] + lap * TWO_PI)
-        rows, cols, turns = np.concatenate(rows), np.concatenate(cols), np.concatenate(turns)
-        t = edges[cols] + turns / relative_turn[rows, cols] * period
-        for _ in range(NEWTON_ITERATIONS):
-            _, _, enu, vel_enu = _enu_state(site, truth, t, rows)
-            az, rate = _azimuth_and_rate(enu, vel_enu)
-            residual = geo.wrap_angle(az - cfg.start_azimuth_rad - omega * t)
-            # A target sweeping the same way as the beam slows the relative motion; keep the
-            # step bounded should its azimuth rate approach the rotation rate.
-            t = t + residual / np.maximum(omega - rate, 0.25 * omega)
-        pos, vel, enu, _ = _enu_state(site, truth, t, rows)
-        residual = geo.wrap_angle(np.arctan2(enu[..., 0], enu[..., 1]) - cfg.start_azimuth_rad - omega * t)
-        keep = (np.abs(residual) < CROSSING_TOLERANCE_RAD) & (t >= t_start) & (t < t_end)
+        # A target whose azimuth swings by more than FAST_SWING_RAD in one revolution (a pass
+        # nearly overhead) is followed on a finer grid, where the swing per step stays below pi.
+        swing = np.abs(geo.wrap_angle(az_end - az_begin))
+        fast = swing > FAST_SWING_RAD
+        rows, cols, t_guess = _first_guesses(az_begin, az_end, cfg.start_azimuth_rad, TWO_PI,
+                                             edges[:-1], period, ~fast)
+        fast_rows, fast_cols = np.nonzero(fast)
+        if fast_rows.size:
+            step = np.arange(SUBSTEPS + 1) / SUBSTEPS
+            sub_edges = edges[fast_cols][:, None] + step * period
+            _, _, sub_enu, _ = _enu_state(site, truth, sub_edges, fast_rows[:, None])
+            sub_az = np.arctan2(sub_enu[..., 0], sub_enu[..., 1])
+            sub_begin = np.where(np.isnan(sub_az[:, :-1]), sub_az[:, 1:], sub_az[:, :-1])
+            sub_end = np.where(np.isnan(sub_az[:, 1:]), sub_begin, sub_az[:, 1:])
+            beam_begin = cfg.start_azimuth_rad + TWO_PI * step[:-1]
+            r, c, t_sub = _first_guesses(sub_begin, sub_end, beam_begin, TWO_PI / SUBSTEPS,
+                                         sub_edges[:, :-1], period / SUBSTEPS, np.ones(sub_begin.shape, bool))
+            rows = np.concatenate([rows, fast_rows[r]])
+            t_guess = np.concatenate([t_guess, t_sub])
+        t = t_guess
+        t, pos, vel, converged = _refine_crossings(site, cfg, truth, t, rows)
+        keep = converged & (t >= t_start) & (t < t_end)
         out_target.append(rows[keep])
         out_time.append(t[keep])
         out_pos.append(pos[keep])
