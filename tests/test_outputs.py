@@ -346,3 +346,17 @@ def test_parquet_without_class_and_empty(tmp_path):
     assert read_tracks_parquet(tmp_path / "a.parquet").track_class is None
     empty = read_tracks_parquet(write_tracks_parquet(tmp_path / "e.parquet", TrackStates.empty()))
     assert len(empty) == 0 and empty.position.shape == (0, 3)
+
+
+def test_close_up_is_centred_on_the_defended_point_and_only_when_it_helps():
+    from airpicture.outputs.picture import _build_scene, _inset_view
+
+    sensors, truth, tracks, defended, zones = _scene(n_targets=2)
+    scene = _build_scene(sensors, truth, tracks, defended, zones)
+    (x0, x1), (y0, y1) = _inset_view(scene, (12.0, 17.0), (35.0, 39.0))
+    assert 0.5 * (x0 + x1) == pytest.approx(14.92, abs=1e-6)
+    assert 0.5 * (y0 + y1) == pytest.approx(37.4, abs=1e-6)
+    # Defended radius 20 km > the EO's 15 km: the box holds the defended circle.
+    assert (y1 - y0) / 2 * 111_195.0 >= 20e3
+    # On a map barely larger than the defended area, no close-up.
+    assert _inset_view(scene, (14.6, 15.2), (37.2, 37.6)) is None

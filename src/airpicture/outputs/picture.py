@@ -14,6 +14,7 @@ thousands of tracks cost about as much as ten.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -50,6 +51,8 @@ TRACK_PALETTE = np.array([colormaps["tab10"](i) for i in (0, 1, 2, 3, 4, 5, 6, 8
 CIRCLE_POINTS = 181
 MAX_TRUTH_POINTS = 1000  # samples per truth line; more cannot be seen at this size
 MIN_MARGIN_DEG = 0.2
+METRES_PER_DEG_LAT = 111_195.0  # on the mean sphere; only for sizing the close-up
+INSET_MAX_FRACTION = 0.3  # a close-up is drawn only for an area smaller than this share of the map
 
 
 def _lat_lon_deg(ecef) -> tuple[np.ndarray, np.ndarray]:
@@ -198,6 +201,212 @@ def _sensor_coverage(site) -> np.ndarray | None:
     return _circle_deg(site.lat_rad, site.lon_rad, float(range_m), start, min(span, 2 * math.pi))
 
 
+@dataclass
+class _Scene:
+    """Everything to draw, already in (lon, lat) degrees around one centre longitude."""
+
+    sensors: list
+    site_points: np.ndarray  # (n, 2)
+    coverages: list  # (k, 2) or None per sensor
+    zones: list
+    zone_rings: list[np.ndarray]
+    defended_points: list
+    defended_circles: list[np.ndarray]
+    truth_lines: list[np.ndarray]
+    track_ids: np.ndarray
+    track_lines: list[np.ndarray]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.truth_lines or self.track_lines or self.sensors or self.zones or self.defended_points)
+
+
+def _build_scene(sensors, truth, tracks, defended_points, zones) -> _Scene:
+    sensors = list(sensors or [])
+    defended_points = list(defended_points or [])
+    zones = list(zones or [])
+    track_ids, track_lines = _confirmed_lines(tracks)
+    scene = _Scene(
+        sensors=sensors,
+        site_points=np.array([[math.degrees(s.lon_rad), math.degrees(s.lat_rad)] for s in sensors]).reshape(-1, 2),
+        coverages=[_sensor_coverage(s) for s in sensors],
+        zones=zones,
+        zone_rings=[np.column_stack([np.degrees(z.polygon_lon_rad), np.degrees(z.polygon_lat_rad)]) for z in zones],
+        defended_points=defended_points,
+        defended_circles=[_circle_deg(d.lat_rad, d.lon_rad, d.radius_m) for d in defended_points],
+        truth_lines=_truth_lines(truth),
+        track_ids=track_ids,
+        track_lines=track_lines,
+    )
+    # Longitudes continue across the antimeridian around the scenario's own centre, so a
+    # scenario near 180 deg is drawn in one piece.
+    groups = (scene.truth_lines + scene.track_lines + [scene.site_points] + scene.zone_rings
+              + scene.defended_circles + [c for c in scene.coverages if c is not None])
+    centre_lon = _centre_longitude(groups)
+    for group in groups:
+        group[:, 0] = _wrap_lon(group[:, 0], centre_lon)
+    return scene
+
+
+def _inset_view(scene: _Scene, view_lon, view_lat):
+    """A close-up box on the defended area when it is small on the main map, else None.
+
+    Centred on the first defended point (or the sensor with the shortest reach), wide
+    enough for its radius and the shortest-range sensor around it.
+    """
+    reach_m = [float(s.params.get("range_max_m", 0.0) or 0.0) for s in scene.sensors]
+    if scene.defended_points:
+        centre_lon = float(scene.defended_circles[0][:, 0].mean())
+        centre_lat = math.degrees(scene.defended_points[0].lat_rad)
+        radius_m = scene.defended_points[0].radius_m
+        # Widen to the shortest-range sensor watching the point (an EO tower or a point-
+        # defence radar): the crowded last kilometres are what the main map cannot show.
+        around = [r for r, p in zip(reach_m, scene.site_points)
+                  if 0 < r and geo.haversine_m(math.radians(p[1]), math.radians(p[0]),
+                                               math.radians(centre_lat), math.radians(centre_lon)) < r]
+        radius_m = max(radius_m, min(around) if around else 0.0)
+    elif any(r > 0 for r in reach_m):
+        shortest = int(np.argmin([r if r > 0 else np.inf for r in reach_m]))
+        centre_lon, centre_lat = scene.site_points[shortest]
+        radius_m = reach_m[shortest]
+    else:
+        return None
+    half_lat = max(1.25 * radius_m, 5e3) / METRES_PER_DEG_LAT
+    if 2 * half_lat > INSET_MAX_FRACTION * (view_lat[1] - view_lat[0]):
+        return None  # already large enough on the main map
+    half_lon = half_lat / max(math.cos(math.radians(centre_lat)), 0.05)
+    return (centre_lon - half_lon, centre_lon + half_lon), (centre_lat - half_lat, centre_lat + half_lat)
+
+
+def _inside(points: np.ndarray, box) -> np.ndarray:
+    if box is None or len(points) == 0:
+        return np.zeros(len(points), bool)
+    (x0, x1), (y0, y1) = box
+    return (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
+
+
+def _draw_map(ax, scene: _Scene, view_lon, view_lat, *, label_tracks: bool, hide_labels_in=None,
+              font_scale: float = 1.0):
+    """Draw the base map and every layer of ``scene`` on ``ax``; returns the base map used.
+
+    Labels of things inside ``hide_labels_in`` (a view box drawn enlarged elsewhere) are
+    left out here to keep a crowded centre readable.
+    """
+    ax.set_facecolor(SEA_COLOUR)
+    ax.set_xlim(*view_lon)
+    ax.set_ylim(*view_lat)
+    fs = font_scale
+
+    # Base map, cropped to what is visible (plus a little, so lines reach the frame).
+    pad = 0.05 * max(view_lon[1] - view_lon[0], view_lat[1] - view_lat[0])
+    base = load_base_map((view_lon[0] - pad, view_lat[0] - pad, view_lon[1] + pad, view_lat[1] + pad))
+    if base is not None and base.land:
+        ax.add_collection(PathCollection([_ring_path(base.land)], facecolors=LAND_COLOUR,
+                                         edgecolors="none", zorder=0.5))
+    if base is not None and base.coastlines:
+        ax.add_collection(LineCollection(base.coastlines, colors=COAST_COLOUR, linewidths=0.7, zorder=1))
+    if base is not None and base.borders:
+        ax.add_collection(LineCollection(base.borders, colors=BORDER_COLOUR, linewidths=0.6,
+                                         linestyles=(0, (4, 2)), zorder=1))
+
+    # Zones and defended points: filled lightly, outlined, named.
+    if scene.zone_rings:
+        colours = [ZONE_COLOURS.get(z.kind, DEFAULT_ZONE_COLOUR) for z in scene.zones]
+        ax.add_collection(PolyCollection(scene.zone_rings, facecolors=colours, edgecolors=colours,
+                                         alpha=0.15, linewidths=0, zorder=2))
+        ax.add_collection(PolyCollection(scene.zone_rings, facecolors="none", edgecolors=colours,
+                                         linewidths=1.3, zorder=2.1))
+        centres = np.array([np.nanmean(ring, axis=0) for ring in scene.zone_rings])
+        hidden = _inside(centres, hide_labels_in)
+        for zone, centre, colour, hide in zip(scene.zones, centres, colours, hidden):
+            if hide:
+                continue
+            ax.text(centre[0], centre[1], f"{zone.name}\n({zone.kind.replace('_', ' ')})", fontsize=7.5 * fs,
+                    color=colour, ha="center", va="center", zorder=6, clip_on=True)
+    if scene.defended_points:
+        ax.add_collection(PolyCollection(scene.defended_circles, facecolors=DEFENDED_COLOUR, alpha=0.12,
+                                         edgecolors="none", zorder=2))
+        ax.add_collection(LineCollection(scene.defended_circles, colors=DEFENDED_COLOUR, linewidths=1.2,
+                                         zorder=2.1))
+        centres = np.array([[c[:, 0].mean(), math.degrees(d.lat_rad)]
+                            for c, d in zip(scene.defended_circles, scene.defended_points)])
+        ax.scatter(centres[:, 0], centres[:, 1], marker="*", s=140 * fs, c=DEFENDED_COLOUR, edgecolors="white",
+                   linewidths=0.6, zorder=7)
+        hidden = _inside(centres, hide_labels_in)
+        for d, (x, y), hide in zip(scene.defended_points, centres, hidden):
+            if not hide:
+                ax.annotate(d.name, (x, y), xytext=(6, -11), textcoords="offset points", fontsize=8 * fs,
+                            color=DEFENDED_COLOUR, zorder=7, annotation_clip=True)
+
+    # Sensors: coverage outline in the sensor's colour, site marker, name.
+    hidden = _inside(scene.site_points, hide_labels_in)
+    for i, (site, coverage) in enumerate(zip(scene.sensors, scene.coverages)):
+        colour = SENSOR_COLOURS[i % len(SENSOR_COLOURS)]
+        is_eo = str(site.kind).lower() == "eo"
+        if coverage is not None:
+            ax.plot(coverage[:, 0], coverage[:, 1], color=colour, linewidth=1.1,
+                    linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), zorder=3)
+        x, y = scene.site_points[i]
+        ax.plot([x], [y], marker="D" if is_eo else "^", markersize=9 * math.sqrt(fs), color=colour,
+                markeredgecolor="white", linestyle="none", zorder=8)
+        if not hidden[i]:
+            ax.annotate(site.name, (x, y), xytext=(7, 4 - 11 * (i % 2)), textcoords="offset points",
+                        fontsize=8.5 * fs, fontweight="bold", color=colour, zorder=8, annotation_clip=True)
+
+    # Truth: thin grey, one Line2D with NaN breaks (one draw call for every target).
+    if scene.truth_lines:
+        gap = np.full((1, 2), np.nan)
+        joined = np.concatenate([part for line in scene.truth_lines for part in (line, gap)])
+        ax.plot(joined[:, 0], joined[:, 1], color=TRUTH_COLOUR, linewidth=0.8, alpha=0.9, zorder=4)
+        ends = np.array([line[-1] for line in scene.truth_lines])
+        ax.scatter(ends[:, 0], ends[:, 1], s=6, c=TRUTH_COLOUR, zorder=4)
+
+    # Confirmed tracks: one LineCollection, colour by track number, labels at the last point.
+    if scene.track_lines:
+        colours = TRACK_PALETTE[np.mod(scene.track_ids, len(TRACK_PALETTE))]
+        ax.add_collection(LineCollection(scene.track_lines, colors=colours, linewidths=1.6, zorder=5))
+        last = np.array([line[-1] for line in scene.track_lines])
+        ax.scatter(last[:, 0], last[:, 1], s=14, c=colours, edgecolors="white", linewidths=0.4, zorder=5.5)
+        if label_tracks:
+            show = _inside(last, (view_lon, view_lat)) & ~_inside(last, hide_labels_in)
+            for track_id, point, colour in zip(scene.track_ids[show], last[show], colours[show]):
+                ax.annotate(f"T{track_id}", (point[0], point[1]), xytext=(4, 3), textcoords="offset points",
+                            fontsize=7 * fs, color=colour, zorder=9, annotation_clip=True)
+
+    ax.grid(True, color="white", linewidth=0.6, alpha=0.9, zorder=1.2)
+    ax.set_axisbelow(False)
+    return base
+
+
+def _legend_handles(scene: _Scene) -> list:
+    handles = []
+    for kind in dict.fromkeys(z.kind for z in scene.zones):
+        colour = ZONE_COLOURS.get(kind, DEFAULT_ZONE_COLOUR)
+        handles.append(Patch(facecolor=colour, edgecolor=colour, alpha=0.35, label=f"zone: {kind.replace('_', ' ')}"))
+    if scene.defended_points:
+        handles.append(Line2D([], [], marker="*", linestyle="none", markersize=11, color=DEFENDED_COLOUR,
+                              label="defended point (radius)"))
+    for i, site in enumerate(scene.sensors[: len(SENSOR_COLOURS)]):
+        is_eo = str(site.kind).lower() == "eo"
+        range_m = (site.params or {}).get("range_max_m")
+        reach = f", {range_m / 1000:.0f} km" if range_m else ""
+        handles.append(Line2D([], [], marker="D" if is_eo else "^", color=SENSOR_COLOURS[i], markeredgecolor="white",
+                              linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), linewidth=1.1,
+                              label=f"{site.name} ({site.kind}{reach})"))
+    handles.append(Line2D([], [], color=TRUTH_COLOUR, linewidth=0.8, label="truth"))
+    handles.append(Line2D([], [], color="tab:blue", linewidth=1.6, marker="o", markersize=4,
+                          label="confirmed track (Tn at its end)"))
+    return handles
+
+
+def _format_axes(ax, font_size: float, n_bins: int = 8) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=n_bins, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=n_bins, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(_format_lon))
+    ax.yaxis.set_major_formatter(FuncFormatter(_format_lat))
+    ax.tick_params(labelsize=font_size)
+
+
 def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points=(), zones=(),
                    title: str = "", size_px: tuple[int, int] = (1600, 1100), dpi: int = 100,
                    max_track_labels: int = 300) -> Path:
@@ -215,47 +424,33 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
         Trajectories drawn as thin grey lines, a dot at each target's last position.
     tracks : airpicture.tracks.TrackStates or None
         Rows with status CONFIRMED are drawn as coloured lines, labelled with the
-        track number at their last point (up to ``max_track_labels`` labels).
+        track number at their last point (no labels beyond ``max_track_labels`` tracks).
     defended_points, zones : lists of airpicture.scenario.model.DefendedPoint / Zone
     title : str
     size_px : (width, height)
         Exact size of the PNG in pixels (at ``dpi``).
 
     The map extent covers every truth position and sensor site (plus zones and defended
-    points, and tracks when there is no truth), with a margin. When the Natural Earth files
-    are not installed, the picture says "no base map" and is drawn without one.
+    points, and tracks when there is no truth), with a margin. When the defended area
+    (or the shortest-range sensor) is small on that map, a close-up of it is drawn in
+    the side panel and outlined on the map. When the Natural Earth files are not
+    installed, the picture says "no base map" and is drawn without one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sensors = list(sensors or [])
-    defended_points = list(defended_points or [])
-    zones = list(zones or [])
+    scene = _build_scene(sensors, truth, tracks, defended_points, zones)
 
-    truth_lines = _truth_lines(truth)
-    track_ids, track_lines = _confirmed_lines(tracks)
-    site_points = np.array([[math.degrees(s.lon_rad), math.degrees(s.lat_rad)] for s in sensors]).reshape(-1, 2)
-    zone_rings = [np.column_stack([np.degrees(z.polygon_lon_rad), np.degrees(z.polygon_lat_rad)])
-                  for z in zones]
-    defended_circles = [_circle_deg(d.lat_rad, d.lon_rad, d.radius_m) for d in defended_points]
-
-    # Longitudes continue across the antimeridian around the scenario's own centre, so a
-    # scenario near 180 deg is drawn in one piece.
-    centre_lon = _centre_longitude(truth_lines + track_lines + [site_points] + zone_rings + defended_circles)
-    for group in truth_lines + track_lines + [site_points] + zone_rings + defended_circles:
-        group[:, 0] = _wrap_lon(group[:, 0], centre_lon)
-
-    extent_groups = truth_lines + [site_points] + zone_rings + defended_circles
-    if not truth_lines:
-        extent_groups += track_lines
+    extent_groups = scene.truth_lines + [scene.site_points] + scene.zone_rings + scene.defended_circles
+    if not scene.truth_lines:
+        extent_groups += scene.track_lines
     lon_min, lat_min, lon_max, lat_max = _extent(extent_groups)
     mean_lat = 0.5 * (lat_min + lat_max)
 
     width_px, height_px = size_px
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, facecolor="white")
     FigureCanvasAgg(fig)
-    # Map on the left, legend and a short summary on the right where they hide nothing.
-    # Fixed pixel margins (tick labels, title) and a side panel for the legend, so small
-    # and large pictures are laid out alike.
+    # Map on the left; legend, close-up and a short summary on the right where they hide
+    # nothing. Fixed pixel margins keep small and large pictures laid out alike.
     panel_px = min(max(0.22 * width_px, 240.0), 340.0)
     left_px, right_px, bottom_px, top_px = 72.0, 14.0, 40.0, 44.0
     axes_box = (left_px / width_px, bottom_px / height_px,
@@ -264,133 +459,60 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
     panel_x = (width_px - panel_px) / width_px
     small_font = 8 if width_px < 1200 else 9
     ax = fig.add_axes(axes_box)
-    ax.set_facecolor(SEA_COLOUR)
     aspect = 1.0 / max(math.cos(math.radians(mean_lat)), 0.05)
     view_lon, view_lat = _fit_aspect((lon_min, lon_max), (lat_min, lat_max), aspect,
                                      axes_box[2] * width_px, axes_box[3] * height_px)
-    ax.set_xlim(*view_lon)
-    ax.set_ylim(*view_lat)
     ax.set_aspect(aspect, adjustable="box")
+    _format_axes(ax, small_font + 1)
+    ax.set_title(title or "Air picture", fontsize=14, loc="left")
 
-    # Base map, cropped to what is visible (plus a little, so lines reach the frame).
-    pad = 0.05 * max(view_lon[1] - view_lon[0], view_lat[1] - view_lat[0])
-    base = load_base_map((view_lon[0] - pad, view_lat[0] - pad, view_lon[1] + pad, view_lat[1] + pad))
-    if base is not None and base.land:
-        ax.add_collection(PathCollection([_ring_path(base.land)], facecolors=LAND_COLOUR,
-                                         edgecolors="none", zorder=0.5))
-    if base is not None and base.coastlines:
-        ax.add_collection(LineCollection(base.coastlines, colors=COAST_COLOUR, linewidths=0.7, zorder=1))
-    if base is not None and base.borders:
-        ax.add_collection(LineCollection(base.borders, colors=BORDER_COLOUR, linewidths=0.6,
-                                         linestyles=(0, (4, 2)), zorder=1))
+    # The close-up goes under the legend if the panel has room for it.
+    handles = _legend_handles(scene)
+    legend_px = 40 + 19 * len(handles)
+    summary_px = 110
+    inset_side_px = min(panel_px - 80, height_px - top_px - bottom_px - legend_px - summary_px - 40)
+    inset = _inset_view(scene, view_lon, view_lat) if inset_side_px >= 160 else None
+
+    label_tracks = len(scene.track_lines) <= max_track_labels
+    base = _draw_map(ax, scene, view_lon, view_lat, label_tracks=label_tracks, hide_labels_in=inset)
     if base is None:
         ax.text(0.01, 0.01, "no base map (Natural Earth files not installed: run `make web`)",
                 transform=ax.transAxes, fontsize=9, color="0.3", zorder=10)
-
-    ax.grid(True, color="white", linewidth=0.6, alpha=0.9, zorder=1.2)
-    ax.set_axisbelow(False)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
-    ax.xaxis.set_major_formatter(FuncFormatter(_format_lon))
-    ax.yaxis.set_major_formatter(FuncFormatter(_format_lat))
-    ax.tick_params(labelsize=9)
-    ax.set_title(title or "Air picture", fontsize=14, loc="left")
-
-    legend_handles = []
-
-    # Zones and defended points: filled lightly, outlined, named.
-    if zone_rings:
-        colours = [ZONE_COLOURS.get(z.kind, DEFAULT_ZONE_COLOUR) for z in zones]
-        ax.add_collection(PolyCollection(zone_rings, facecolors=colours, edgecolors=colours,
-                                         alpha=0.15, linewidths=0, zorder=2))
-        ax.add_collection(PolyCollection(zone_rings, facecolors="none", edgecolors=colours,
-                                         linewidths=1.3, zorder=2.1))
-        for zone, ring, colour in zip(zones, zone_rings, colours):
-            centre = np.nanmean(ring, axis=0)
-            ax.text(centre[0], centre[1], f"{zone.name}\n({zone.kind.replace('_', ' ')})", fontsize=7.5,
-                    color=colour, ha="center", va="center", zorder=6)
-        for kind in dict.fromkeys(z.kind for z in zones):
-            colour = ZONE_COLOURS.get(kind, DEFAULT_ZONE_COLOUR)
-            legend_handles.append(Patch(facecolor=colour, edgecolor=colour, alpha=0.35,
-                                        label=f"zone: {kind.replace('_', ' ')}"))
-    if defended_points:
-        ax.add_collection(PolyCollection(defended_circles, facecolors=DEFENDED_COLOUR, alpha=0.12,
-                                         edgecolors="none", zorder=2))
-        ax.add_collection(LineCollection(defended_circles, colors=DEFENDED_COLOUR, linewidths=1.2, zorder=2.1))
-        lons = [float(_wrap_lon(math.degrees(d.lon_rad), centre_lon)) for d in defended_points]
-        lats = [math.degrees(d.lat_rad) for d in defended_points]
-        ax.scatter(lons, lats, marker="*", s=140, c=DEFENDED_COLOUR, edgecolors="white", linewidths=0.6,
-                   zorder=7)
-        for d, x, y in zip(defended_points, lons, lats):
-            ax.annotate(d.name, (x, y), xytext=(6, -10), textcoords="offset points", fontsize=8,
-                        color=DEFENDED_COLOUR, zorder=7)
-        legend_handles.append(Line2D([], [], marker="*", linestyle="none", markersize=11,
-                                     color=DEFENDED_COLOUR, label="defended point (radius)"))
-
-    # Sensors: coverage outline in the sensor's colour, site marker, name.
-    for i, site in enumerate(sensors):
-        colour = SENSOR_COLOURS[i % len(SENSOR_COLOURS)]
-        coverage = _sensor_coverage(site)
-        if coverage is not None:
-            coverage[:, 0] = _wrap_lon(coverage[:, 0], centre_lon)
-        is_eo = str(site.kind).lower() == "eo"
-        if coverage is not None:
-            ax.plot(coverage[:, 0], coverage[:, 1], color=colour, linewidth=1.1,
-                    linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), zorder=3)
-        x, y = site_points[i]
-        marker = "D" if is_eo else "^"
-        ax.plot([x], [y], marker=marker, markersize=9, color=colour, markeredgecolor="white",
-                linestyle="none", zorder=8)
-        ax.annotate(site.name, (x, y), xytext=(7, 5), textcoords="offset points", fontsize=8.5,
-                    fontweight="bold", color=colour, zorder=8)
-        if i < len(SENSOR_COLOURS):
-            range_m = (site.params or {}).get("range_max_m")
-            reach = f", {range_m / 1000:.0f} km" if range_m else ""
-            legend_handles.append(Line2D([], [], marker=marker, color=colour, markeredgecolor="white",
-                                         linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), linewidth=1.1,
-                                         label=f"{site.name} ({site.kind}{reach})"))
-
-    # Truth: thin grey, one Line2D with NaN breaks (one draw call for every target).
-    if truth_lines:
-        gap = np.full((1, 2), np.nan)
-        joined = np.concatenate([part for line in truth_lines for part in (line, gap)])
-        ax.plot(joined[:, 0], joined[:, 1], color=TRUTH_COLOUR, linewidth=0.8, alpha=0.9, zorder=4)
-        ends = np.array([line[-1] for line in truth_lines])
-        ax.scatter(ends[:, 0], ends[:, 1], s=6, c=TRUTH_COLOUR, zorder=4)
-    legend_handles.append(Line2D([], [], color=TRUTH_COLOUR, linewidth=0.8, label="truth"))
-
-    # Confirmed tracks: one LineCollection, colour by track number, labels at the last point.
-    if track_lines:
-        colours = TRACK_PALETTE[np.mod(track_ids, len(TRACK_PALETTE))]
-        ax.add_collection(LineCollection(track_lines, colors=colours, linewidths=1.6, zorder=5))
-        last = np.array([line[-1] for line in track_lines])
-        ax.scatter(last[:, 0], last[:, 1], s=14, c=colours, edgecolors="white", linewidths=0.4, zorder=5.5)
-        if len(track_lines) <= max_track_labels:
-            for track_id, point, colour in zip(track_ids, last, colours):
-                ax.annotate(f"T{track_id}", (point[0], point[1]), xytext=(4, 3), textcoords="offset points",
-                            fontsize=7, color=colour, zorder=9, clip_on=True)
-    legend_handles.append(Line2D([], [], color="tab:blue", linewidth=1.6, marker="o", markersize=4,
-                                 label="confirmed track (Tn at its end)"))
-
-    if not (truth_lines or track_lines or sensors or zones or defended_points):
+    if scene.empty:
         ax.text(0.5, 0.5, "nothing to draw: no truth, tracks, sensors or assets", transform=ax.transAxes,
                 ha="center", va="center", fontsize=12, color="0.35")
 
-    fig.legend(handles=legend_handles, loc="upper left", bbox_to_anchor=(panel_x, axes_box[1] + axes_box[3]),
-               fontsize=small_font,
-               frameon=True, framealpha=1.0, title="Legend", title_fontsize=10, borderaxespad=0.0)
-    summary = [f"truths: {len(truth_lines)}", f"confirmed tracks: {len(track_lines)}",
-               f"sensors: {len(sensors)}"]
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(panel_x, axes_box[1] + axes_box[3]),
+               fontsize=small_font, frameon=True, framealpha=1.0, title="Legend", title_fontsize=10,
+               borderaxespad=0.0)
+
+    if inset is not None:
+        (x0, x1), (y0, y1) = inset
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=0.9,
+                               linestyle=(0, (3, 2)), zorder=10))
+        inset_aspect = 1.0 / max(math.cos(math.radians(0.5 * (y0 + y1))), 0.05)
+        inset_view = _fit_aspect((x0, x1), (y0, y1), inset_aspect, inset_side_px, inset_side_px)
+        top = axes_box[1] + axes_box[3] - (legend_px + 30) / height_px
+        inset_ax = fig.add_axes((panel_x + 52 / width_px, top - inset_side_px / height_px,
+                                 inset_side_px / width_px, inset_side_px / height_px))
+        inset_ax.set_aspect(inset_aspect, adjustable="box")
+        _draw_map(inset_ax, scene, *inset_view, label_tracks=label_tracks, font_scale=0.85)
+        _format_axes(inset_ax, small_font - 1, n_bins=4)
+        inset_ax.set_title("close-up (dashed box)", fontsize=small_font, loc="left")
+
+    summary = [f"truths: {len(scene.truth_lines)}", f"confirmed tracks: {len(scene.track_lines)}",
+               f"sensors: {len(scene.sensors)}"]
     if tracks is not None and len(tracks):
         t = np.asarray(tracks.time)
         summary.append(f"track time: {np.nanmin(t):.0f}–{np.nanmax(t):.0f} s")
-    if track_lines and len(track_lines) > max_track_labels:
+    if not label_tracks:
         summary.append(f"no labels (> {max_track_labels} tracks)")
     if base is None:
         summary.append("no base map")
     fig.text(panel_x, (bottom_px + 16) / height_px, "\n".join(summary), fontsize=small_font, va="bottom",
              family="monospace")
-    fig.text(panel_x, bottom_px / height_px, "Map data: Natural Earth (world-atlas)" if base is not None else "", fontsize=7, color="0.4")
+    if base is not None:
+        fig.text(panel_x, bottom_px / height_px, "Map data: Natural Earth (world-atlas)", fontsize=7, color="0.4")
 
     fig.savefig(path, dpi=dpi, format="png")
     return path
