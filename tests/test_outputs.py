@@ -360,3 +360,23 @@ def test_close_up_is_centred_on_the_defended_point_and_only_when_it_helps():
     assert (y1 - y0) / 2 * 111_195.0 >= 20e3
     # On a map barely larger than the defended area, no close-up.
     assert _inset_view(scene, (14.6, 15.2), (37.2, 37.6)) is None
+
+
+def test_confirmed_lines_group_rows_by_track_in_time_order_with_class_labels():
+    from airpicture.outputs.picture import _confirmed_lines
+
+    lat = D(np.array([37.0, 37.1, 37.2, 36.0, 36.5, 38.0]))
+    lon = D(np.array([14.0, 14.1, 14.2, 13.0, 13.5, 15.0]))
+    tracks = TrackStates(
+        time=np.array([8.0, 4.0, 12.0, 4.0, 8.0, 4.0]),
+        track_id=np.array([5, 5, 5, 6, 6, 7], np.int64),
+        position=geo.geodetic_to_ecef(lat, lon, np.zeros(6)),
+        velocity=np.zeros((6, 3)),
+        status=np.array([CONFIRMED, CONFIRMED, CONFIRMED, CONFIRMED, COASTING, TENTATIVE], np.int8),
+        track_class=np.array(["unknown", "unknown", "bird", None, "fighter", "bird"], dtype=object),
+    )
+    ids, lines, labels = _confirmed_lines(tracks)
+    assert ids.tolist() == [5, 6]
+    np.testing.assert_allclose(lines[0], [[14.1, 37.1], [14.0, 37.0], [14.2, 37.2]], atol=1e-9)  # by time
+    np.testing.assert_allclose(lines[1], [[13.0, 36.0]], atol=1e-9)  # the coasting row is left out
+    assert labels == ["T5 bird", "T6"]

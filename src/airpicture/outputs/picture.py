@@ -94,14 +94,18 @@ def _truth_lines(truth) -> list[np.ndarray]:
     return lines
 
 
-def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Track ids and one lon/lat line each, from the CONFIRMED rows, in time order."""
+def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
+    """Track ids, one lon/lat line each and a label, from the CONFIRMED rows, in time order.
+
+    The label is the track number, followed by the track's latest class hint when it has
+    one worth showing ("T12 bird").
+    """
     if tracks is None or len(tracks) == 0:
-        return np.zeros(0, np.int64), []
+        return np.zeros(0, np.int64), [], []
     position = np.asarray(tracks.position)
     confirmed = np.flatnonzero((np.asarray(tracks.status) == CONFIRMED) & np.isfinite(position).all(axis=1))
     if confirmed.size == 0:
-        return np.zeros(0, np.int64), []
+        return np.zeros(0, np.int64), [], []
     ids = np.asarray(tracks.track_id)[confirmed]
     times = np.asarray(tracks.time)[confirmed]
     order = np.lexsort((times, ids))
@@ -112,7 +116,18 @@ def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray]]:
     cuts = np.flatnonzero(np.diff(ids)) + 1
     lines = np.split(points, cuts)
     starts = np.concatenate([[0], cuts])
-    return ids[starts], lines
+    labels = [f"T{track_id}" for track_id in ids[starts]]
+    if tracks.track_class is not None:
+        last_rows = rows[np.concatenate([cuts - 1, [len(rows) - 1]])]
+        classes = np.asarray(tracks.track_class, dtype=object)[last_rows]
+        labels = [label if _is_blank_class(c) else f"{label} {c}" for label, c in zip(labels, classes)]
+    return ids[starts], lines, labels
+
+
+def _is_blank_class(value) -> bool:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return str(value).strip().lower() in ("", "unknown", "none")
 
 
 def _wrap_lon(lon_deg, centre_deg: float):
@@ -214,6 +229,7 @@ class _Scene:
     defended_circles: list[np.ndarray]
     truth_lines: list[np.ndarray]
     track_ids: np.ndarray
+    track_labels: list[str]
     track_lines: list[np.ndarray]
 
     @property
@@ -225,7 +241,7 @@ def _build_scene(sensors, truth, tracks, defended_points, zones) -> _Scene:
     sensors = list(sensors or [])
     defended_points = list(defended_points or [])
     zones = list(zones or [])
-    track_ids, track_lines = _confirmed_lines(tracks)
+    track_ids, track_lines, track_labels = _confirmed_lines(tracks)
     scene = _Scene(
         sensors=sensors,
         site_points=np.array([[math.degrees(s.lon_rad), math.degrees(s.lat_rad)] for s in sensors]).reshape(-1, 2),
@@ -237,6 +253,7 @@ def _build_scene(sensors, truth, tracks, defended_points, zones) -> _Scene:
         truth_lines=_truth_lines(truth),
         track_ids=track_ids,
         track_lines=track_lines,
+        track_labels=track_labels,
     )
     # Longitudes continue across the antimeridian around the scenario's own centre, so a
     # scenario near 180 deg is drawn in one piece.
@@ -369,8 +386,9 @@ def _draw_map(ax, scene: _Scene, view_lon, view_lat, *, label_tracks: bool, hide
         ax.scatter(last[:, 0], last[:, 1], s=14, c=colours, edgecolors="white", linewidths=0.4, zorder=5.5)
         if label_tracks:
             show = _inside(last, (view_lon, view_lat)) & ~_inside(last, hide_labels_in)
-            for track_id, point, colour in zip(scene.track_ids[show], last[show], colours[show]):
-                ax.annotate(f"T{track_id}", (point[0], point[1]), xytext=(4, 3), textcoords="offset points",
+            labels = [label for label, shown in zip(scene.track_labels, show) if shown]
+            for label, point, colour in zip(labels, last[show], colours[show]):
+                ax.annotate(label, (point[0], point[1]), xytext=(4, 3), textcoords="offset points",
                             fontsize=7 * fs, color=colour, zorder=9, annotation_clip=True)
 
     ax.grid(True, color="white", linewidth=0.6, alpha=0.9, zorder=1.2)
@@ -424,7 +442,8 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
         Trajectories drawn as thin grey lines, a dot at each target's last position.
     tracks : airpicture.tracks.TrackStates or None
         Rows with status CONFIRMED are drawn as coloured lines, labelled with the
-        track number at their last point (no labels beyond ``max_track_labels`` tracks).
+        track number (and class hint, e.g. "T12 bird") at their last point; no labels
+        beyond ``max_track_labels`` tracks.
     defended_points, zones : lists of airpicture.scenario.model.DefendedPoint / Zone
     title : str
     size_px : (width, height)
