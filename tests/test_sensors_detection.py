@@ -66,3 +66,8 @@ def test_measured_snr_tracks_true_snr_for_strong_targets():
     measured = detection.measured_snr_db(z)
     # Noise of unit power against a 1000x signal: the estimate wanders by ~0.2 dB.
     assert abs(np.median(measured) - snr_db) < 0.1
+
+
+@pytest.mark.parametrize("swerling", [0, 1, 3])
+def test_closed_forms_give_pfa_without_signal(swerling):
+    assert detection.pd_single_look(np.array([0.0]), PFA, swerling)[0] == pytest.approx(PFA, rel=1e-6)

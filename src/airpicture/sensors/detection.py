@@ -98,12 +98,12 @@ def pd_swerling1(snr, pfa) -> np.ndarray:
 def pd_swerling3(snr, pfa) -> np.ndarray:
     """Single-look Pd for Swerling 3 (and 4).
 
-    ``(1 + 2/S)^-1 (1 + T/(1 + S/2) + 2/S) exp(-T/(1 + S/2))`` with ``T = -ln pfa``.
+    ``(1 + 2/S)^-1 (1 + T/(1 + S/2) + 2/S) exp(-T/(1 + S/2))`` with ``T = -ln pfa``, written
+    as ``(1 + T a / (1 + a)^2) exp(-T / (1 + a))`` with ``a = S/2`` so that S = 0 gives pfa.
     """
-    s = np.asarray(snr, dtype=float)
+    a = np.asarray(snr, dtype=float) / 2.0
     t = threshold_from_pfa(pfa)
-    half = 1.0 + s / 2.0
-    return (1.0 + t / half + 2.0 / s) / (1.0 + 2.0 / s) * np.exp(-t / half)
+    return (1.0 + t * a / (1.0 + a) ** 2) * np.exp(-t / (1.0 + a))
 
 
 def pd_single_look(snr, pfa, swerling: int) -> np.ndarray:
