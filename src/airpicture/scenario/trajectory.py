@@ -72,6 +72,26 @@ def _bearing(lat1, lon1, lat2, lon2):
     return np.arctan2(y, x)
 
 
+def _wrap(angle):
+    """Wrap to [-pi, pi) (inner-loop version of geo.wrap_angle, without its conversions)."""
+    return np.mod(angle + np.pi, 2.0 * np.pi) - np.pi
+
+
+def _clip(x, low, high):
+    return np.minimum(np.maximum(x, low), high)
+
+
+def _distance_bearing(lat1, lon1, lat2, lon2):
+    """Great-circle distance (m, mean sphere) and initial bearing (rad) sharing one set of trig calls."""
+    dlon = lon2 - lon1
+    s1, c1, s2, c2 = np.sin(lat1), np.cos(lat1), np.sin(lat2), np.cos(lat2)
+    sd, cd = np.sin(dlon), np.cos(dlon)
+    hav = np.sin(0.5 * (lat2 - lat1)) ** 2 + c1 * c2 * np.sin(0.5 * dlon) ** 2
+    dist = 2.0 * geo.EARTH_MEAN_RADIUS_M * np.arcsin(np.sqrt(_clip(hav, 0.0, 1.0)))
+    bearing = np.arctan2(sd * c2, c1 * s2 - s1 * c2 * cd)
+    return dist, bearing
+
+
 def enu_velocity_to_ecef(lat, lon, v_east, v_north, v_up) -> np.ndarray:
     """Local east/north/up velocity components at (lat, lon) to an ECEF vector (..., 3)."""
     sl, cl = np.sin(lat), np.cos(lat)
@@ -82,17 +102,26 @@ def enu_velocity_to_ecef(lat, lon, v_east, v_north, v_up) -> np.ndarray:
     return np.stack([vx, vy, vz], axis=-1)
 
 
-def _ou_noise(rng: np.random.Generator, n: int, dt: float, tau: float) -> np.ndarray:
-    """Unit-variance Ornstein-Uhlenbeck (first-order Gauss-Markov) sequence of length n."""
-    phi = np.exp(-dt / max(tau, dt))
-    drive = rng.standard_normal(n) * np.sqrt(1.0 - phi * phi)
-    drive[0] = drive[0] / np.sqrt(1.0 - phi * phi)  # start in the stationary distribution
+def _wander_noise(rng: np.random.Generator, n: int, dt: float, tau: float, smooth_s: float = 3.0) -> np.ndarray:
+    """Smooth unit-variance random sequence of length n with correlation time ~ tau.
+
+    A first-order Gauss-Markov (Ornstein-Uhlenbeck) process, passed through a second
+    first-order low-pass of time constant ``smooth_s``: the first gives the slow
+    wandering, the second removes the step-to-step jitter a flying animal does not have.
+    """
+    phi1 = np.exp(-dt / max(tau, dt))
+    phi2 = np.exp(-dt / max(smooth_s, dt))
+    drive = rng.standard_normal(n) * np.sqrt(1.0 - phi1 * phi1)
     out = np.empty(n)
-    x = 0.0
+    x = drive[0] / np.sqrt(1.0 - phi1 * phi1)  # start in the stationary distribution
+    y = x
     for k in range(n):  # a few birds x T samples: cheap, and avoids importing scipy.signal (slow)
-        x = phi * x + drive[k]
-        out[k] = x
-    return out
+        x = phi1 * x + drive[k]
+        y = phi2 * y + (1.0 - phi2) * x
+        out[k] = y
+    # Stationary variance of the low-passed AR(1), to scale back to unit variance.
+    var = (1.0 - phi2) ** 2 * (1.0 + phi1 * phi2) / ((1.0 - phi2 * phi2) * (1.0 - phi1 * phi2))
+    return out / np.sqrt(var)
 
 
 def _polynomial_smoother(y: np.ndarray, window: int, dt: float, order: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -175,9 +204,9 @@ def fly_waypoints(specs: list[TargetSpec], times: np.ndarray, seed: int) -> dict
             rng = target_rng(seed, s.name)
             start_heading_noise[i] = rng.uniform(-np.pi, np.pi)
             tau = c.wander_time_s or 20.0
-            wander_psi[i] = c.wander_heading_rad * _ou_noise(rng, n_t, dt, tau)
-            wander_speed[i] = c.wander_speed_fraction * _ou_noise(rng, n_t, dt, tau)
-            wander_alt[i] = c.wander_altitude_m * _ou_noise(rng, n_t, dt, 3.0 * tau)
+            wander_psi[i] = c.wander_heading_rad * _wander_noise(rng, n_t, dt, tau)
+            wander_speed[i] = c.wander_speed_fraction * _wander_noise(rng, n_t, dt, tau)
+            wander_alt[i] = c.wander_altitude_m * _wander_noise(rng, n_t, dt, 3.0 * tau)
 
     start_index = np.array([int(np.ceil((s.start_time_s - times[0]) / dt - 1e-9)) for s in specs])
 
@@ -209,16 +238,15 @@ def fly_waypoints(specs: list[TargetSpec], times: np.ndarray, seed: int) -> dict
 
         # Waypoint passage: switch to the next waypoint (fly-by, turn anticipated), or end.
         j = target_wp
-        dist = geo.haversine_m(lat, lon, wlat[idx, j], wlon[idx, j])
-        bearing = _bearing(lat, lon, wlat[idx, j], wlon[idx, j])
+        dist, bearing = _distance_bearing(lat, lon, wlat[idx, j], wlon[idx, j])
         bank = np.where(np.isnan(wbank[idx, j]), bank_limit, np.minimum(wbank[idx, j], bank_limit))
         omega_limit = np.minimum(yaw_limit, G0 * np.tan(bank) / np.maximum(ground, 1.0))
         radius = ground / np.maximum(omega_limit, 1e-6)
-        turn_angle = np.abs(geo.wrap_angle(out_bearing[idx, j] - bearing))
+        turn_angle = np.abs(_wrap(out_bearing[idx, j] - bearing))
         lead = np.where(has_out[idx, j], radius * np.tan(np.minimum(turn_angle, 150 * DEG) / 2.0), 0.0)
         lead = np.minimum(lead, 0.5 * out_length[idx, j])
         step_len = np.maximum(ground * dt, 1.0)
-        behind = (np.abs(geo.wrap_angle(bearing - heading)) > np.pi / 2) & (dist < 2.0 * radius + step_len)
+        behind = (np.abs(_wrap(bearing - heading)) > np.pi / 2) & (dist < 2.0 * radius + step_len)
         arrived = active & ((dist <= np.maximum(lead, step_len)) | behind)
         ends = arrived & ~has_out[idx, j]
         finished |= ends
@@ -229,15 +257,14 @@ def fly_waypoints(specs: list[TargetSpec], times: np.ndarray, seed: int) -> dict
             continue
         j = target_wp
         if moving_on.any():
-            dist = geo.haversine_m(lat, lon, wlat[idx, j], wlon[idx, j])
-            bearing = _bearing(lat, lon, wlat[idx, j], wlon[idx, j])
+            dist, bearing = _distance_bearing(lat, lon, wlat[idx, j], wlon[idx, j])
             bank = np.where(np.isnan(wbank[idx, j]), bank_limit, np.minimum(wbank[idx, j], bank_limit))
 
         # Speed: the waypoint's speed (sticky until another waypoint sets one), within
         # the envelope and the acceleration limit.
         speed_cmd = np.where(np.isnan(wspeed[idx, j]), speed_cmd, wspeed[idx, j])
-        wanted = np.clip(speed_cmd * (1.0 + wander_speed[:, k]), v_min, v_max)
-        new_speed = speed + np.clip(wanted - speed, -accel * dt, accel * dt)
+        wanted = _clip(speed_cmd * (1.0 + wander_speed[:, k]), v_min, v_max)
+        new_speed = speed + _clip(wanted - speed, -accel * dt, accel * dt)
 
         # Heading: coordinated turn toward the waypoint. The turn rate ramps at most at
         # omega_limit / roll_in_time and is commanded so it can be unwound in time
@@ -245,28 +272,29 @@ def fly_waypoints(specs: list[TargetSpec], times: np.ndarray, seed: int) -> dict
         new_ground_guess = np.sqrt(np.maximum(new_speed * new_speed - climb_rate * climb_rate, 0.0))
         omega_limit = np.minimum(yaw_limit, G0 * np.tan(bank) / np.maximum(new_ground_guess, 1.0))
         alpha = omega_limit / roll_time
-        error = geo.wrap_angle(bearing + wander_psi[:, k] - heading)
+        error = _wrap(bearing + wander_psi[:, k] - heading)
         mag = np.minimum(np.minimum(omega_limit, np.sqrt(2.0 * alpha * np.abs(error))),
                          np.abs(error) / np.maximum(roll_time, 2.0 * dt))
         omega_wanted = np.sign(error) * mag
-        new_turn = turn_rate + np.clip(omega_wanted - turn_rate, -alpha * dt, alpha * dt)
-        new_turn = np.clip(new_turn, -omega_limit, omega_limit)
+        new_turn = turn_rate + _clip(omega_wanted - turn_rate, -alpha * dt, alpha * dt)
+        new_turn = _clip(new_turn, -omega_limit, omega_limit)
 
         # Vertical: straight altitude profile to the waypoint, within climb/descent limits.
         height_error = walt[idx, j] + wander_alt[:, k] - alt
         time_to_go = np.maximum(dist / np.maximum(ground, 1.0), VERTICAL_TIME_CONSTANT_S)
         vz_wanted = height_error / time_to_go
         vz_wanted = np.sign(vz_wanted) * np.minimum(np.abs(vz_wanted), np.sqrt(2.0 * vaccel * np.abs(height_error)))
-        vz_wanted = np.clip(vz_wanted, -descent, climb)
-        vz_wanted = np.clip(vz_wanted, -0.95 * new_speed, 0.95 * new_speed)
-        new_climb = climb_rate + np.clip(vz_wanted - climb_rate, -vaccel * dt, vaccel * dt)
-        new_climb = np.clip(new_climb, -0.95 * new_speed, 0.95 * new_speed)
+        vz_wanted = _clip(vz_wanted, -descent, climb)
+        vz_wanted = _clip(vz_wanted, -0.95 * new_speed, 0.95 * new_speed)
+        new_climb = climb_rate + _clip(vz_wanted - climb_rate, -vaccel * dt, vaccel * dt)
+        new_climb = _clip(new_climb, -0.95 * new_speed, 0.95 * new_speed)
 
         # Integrate one step: an arc of constant turn rate, in geodetic coordinates.
         new_ground = np.sqrt(np.maximum(new_speed * new_speed - new_climb * new_climb, 0.0))
         mean_ground = 0.5 * (ground + new_ground)
         dpsi = new_turn * dt
-        chord = mean_ground * dt * np.sinc(dpsi / (2.0 * np.pi))
+        half = 0.5 * dpsi
+        chord = mean_ground * dt * np.where(np.abs(half) > 1e-9, np.sin(half) / np.where(half == 0, 1.0, half), 1.0)
         direction = heading + 0.5 * dpsi
         d_north, d_east = chord * np.cos(direction), chord * np.sin(direction)
         d_up = 0.5 * (climb_rate + new_climb) * dt
@@ -279,9 +307,9 @@ def fly_waypoints(specs: list[TargetSpec], times: np.ndarray, seed: int) -> dict
 
         upd = active
         lat = np.where(upd, new_lat, lat)
-        lon = np.where(upd, geo.wrap_angle(new_lon), lon)
+        lon = np.where(upd, _wrap(new_lon), lon)
         alt = np.where(upd, alt + d_up, alt)
-        heading = np.where(upd, geo.wrap_angle(heading + dpsi), heading)
+        heading = np.where(upd, _wrap(heading + dpsi), heading)
         speed = np.where(upd, new_speed, speed)
         climb_rate = np.where(upd, new_climb, climb_rate)
         turn_rate = np.where(upd, new_turn, turn_rate)
