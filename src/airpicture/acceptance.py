@@ -1,0 +1,124 @@
+"""Figures that say whether a run meets the picture's promises, beyond GOSPA and SIAP.
+
+* completeness per target class (observable samples only),
+* birds: how long a bird flock was shown as a confirmed track that is *not* classed as a bird,
+* late (pop-up) targets such as a sea-skimming cruise missile: how many scans of the
+  fastest radar that can see it pass between its rising above that radar's horizon and
+  the first confirmed track on it.
+
+All use the same track-to-truth association as SIAP (metrics.associate_tracks_to_truths).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .metrics import associate_tracks_to_truths
+from .observability import radar_observable
+from .tracks import TrackStates
+from .truth import Truth
+
+BIRD_CLASS = "bird_flock"
+POP_UP_CLASSES = ("cruise_missile",)
+
+
+def _coverage(assoc, truth: Truth, eval_times: np.ndarray) -> np.ndarray:
+    """(n_targets, T) bool: some confirmed track is associated with the truth at that time."""
+    covered = np.zeros((truth.n_targets, len(eval_times)), dtype=bool)
+    lo = np.searchsorted(eval_times, assoc.start, side="left")
+    hi = np.searchsorted(eval_times, assoc.end, side="right")
+    for truth_index, a, b in zip(assoc.truth_id, lo, hi):  # one row per association interval (few)
+        covered[int(truth_index), a:b] = True
+    return covered
+
+
+def associate(truth_t, truth_id, truth_pos, tracks: TrackStates, distance_m: float):
+    return associate_tracks_to_truths(truth_t, truth_id, truth_pos, tracks.time, tracks.track_id,
+                                      tracks.position, threshold=distance_m)
+
+
+def class_completeness(truth: Truth, eval_times, observable, assoc) -> dict:
+    """Completeness (fraction of observable truth samples held by a confirmed track) per class."""
+    covered = _coverage(assoc, truth, eval_times)
+    classes = np.asarray(truth.target_class)
+    result = {}
+    for name in sorted(set(classes.tolist())):
+        rows = classes == name
+        counted = observable[rows]
+        n = int(counted.sum())
+        result[name] = {
+            "targets": int(rows.sum()),
+            "observable_s": float(n * (eval_times[1] - eval_times[0]) if len(eval_times) > 1 else n),
+            "completeness": None if n == 0 else float((covered[rows] & counted).sum() / n),
+        }
+    return result
+
+
+def bird_report(truth: Truth, confirmed: TrackStates, assoc) -> dict:
+    """How long each bird flock was shown as a confirmed track not classed as a bird."""
+    classes = np.asarray(truth.target_class)
+    birds = np.flatnonzero(classes == BIRD_CLASS)
+    if birds.size == 0:
+        return {}
+    step = float(np.median(np.diff(np.unique(confirmed.time)))) if len(confirmed) > 1 else 1.0
+    not_bird = np.ones(len(confirmed), dtype=bool)
+    if confirmed.track_class is not None:
+        not_bird = np.asarray(confirmed.track_class) != "bird"
+    per_flock = {}
+    for b in birds:
+        rows = np.flatnonzero(assoc.truth_id == b)
+        seconds_as_aircraft = 0.0
+        seconds_as_bird = 0.0
+        for r in rows:
+            on = ((confirmed.track_id == assoc.track_id[r]) & (confirmed.time >= assoc.start[r])
+                  & (confirmed.time <= assoc.end[r]))
+            seconds_as_aircraft += float((on & not_bird).sum()) * step
+            seconds_as_bird += float((on & ~not_bird).sum()) * step
+        per_flock[truth.names[b]] = {"confirmed_not_bird_s": seconds_as_aircraft,
+                                     "confirmed_as_bird_s": seconds_as_bird}
+    worst = max(v["confirmed_not_bird_s"] for v in per_flock.values())
+    return {
+        "flocks": len(birds),
+        "max_confirmed_not_bird_s": worst,
+        "per_flock": per_flock,
+        "verdict": f"{len(birds)} flocks; longest shown as a non-bird confirmed track: {worst:.0f} s",
+    }
+
+
+def late_target_report(scenario, truth: Truth, truth_t, truth_id, truth_pos, confirmed: TrackStates,
+                       assoc, step_s: float = 0.25) -> dict:
+    """Pop-up targets: scans of the fastest radar that sees them between rising and being tracked."""
+    classes = np.asarray(truth.target_class)
+    radars = [s for s in scenario.sensors if s.kind == "radar"]
+    if not radars:
+        return {}
+    fine_times = np.arange(0.0, scenario.duration_s + 1e-9, step_s)
+    result = {}
+    for target in np.flatnonzero(np.isin(classes, POP_UP_CLASSES)):
+        best = None
+        for site in radars:
+            seen = radar_observable(site, truth, fine_times)[target]
+            hits = np.flatnonzero(seen)
+            if hits.size:
+                rise = float(fine_times[hits[0]])
+                period = float(site.params.get("scan_period_s", 1.0))
+                if best is None or period < best[2]:
+                    best = (site.name, rise, period)
+        rows = np.flatnonzero(assoc.truth_id == target)
+        first_track = float(assoc.start[rows].min()) if rows.size else None
+        name = truth.names[target]
+        if best is None:
+            result[name] = {"verdict": "never above any radar's horizon"}
+            continue
+        radar_name, rise, period = best
+        entry = {"radar": radar_name, "rises_s": rise, "scan_period_s": period, "first_confirmed_track_s": first_track}
+        if first_track is None:
+            entry["scans_to_track"] = None
+            entry["verdict"] = f"never tracked after rising above {radar_name}'s horizon at {rise:.0f} s"
+        else:
+            scans = max(first_track - rise, 0.0) / period
+            entry["scans_to_track"] = scans
+            entry["verdict"] = (f"tracked {scans:.1f} {radar_name} scans after it could first see it "
+                                f"(t = {rise:.1f} s)")
+        result[name] = entry
+    return result

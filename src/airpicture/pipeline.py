@@ -1,0 +1,202 @@
+"""The run: scenario -> truth -> simulated sensors -> tracker -> metrics -> outputs.
+
+This is the imperative shell around the functional stages. It is what `airpicture run`
+and `airpicture demo` call, and what a notebook can call directly::
+
+    from airpicture.scenario.loader import load_scenario
+    from airpicture.pipeline import run_scenario
+    summary = run_scenario(load_scenario("demo"), "out/")
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import geo
+from .measurements import FALSE_ALARM, MeasurementBatch
+from .tracks import CONFIRMED, TrackStates
+from .truth import Truth
+
+EVAL_STEP_S = 1.0  # metrics are computed on a 1 s grid (both truth and tracks sampled there)
+GOSPA_C_M = 2000.0  # cut-off: a track further than this from any truth is false (long-range radar accuracy)
+GOSPA_P = 1
+SIAP_ASSOCIATION_M = 2000.0  # track-to-truth association distance for SIAP
+
+
+def default_out_dir(scenario_name: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("airpicture-out") / f"{scenario_name}-{stamp}"
+
+
+def _truth_samples(truth: Truth, times: np.ndarray):
+    """Columnar truth at evaluation times (alive targets only)."""
+    n = truth.n_targets
+    idx = np.repeat(np.arange(n)[:, None], len(times), axis=1)
+    tt = np.broadcast_to(times[None, :], idx.shape)
+    pos, vel = truth.state_at(tt, idx)
+    alive = np.isfinite(pos[..., 0])
+    return tt[alive], idx[alive], pos[alive], vel[alive], alive
+
+
+def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float) -> dict:
+    counts = {}
+    for site in sensors:
+        mine = meas.sensor == site.index
+        entry = {
+            "type": site.kind,
+            "measurements": int(mine.sum()),
+            "false_alarms": int((mine & (meas.truth == FALSE_ALARM)).sum()),
+        }
+        if site.kind == "radar":
+            entry["scans"] = int(np.floor(duration_s / site.params.get("scan_period_s", 1.0)))
+        counts[site.name] = entry
+    return counts
+
+
+def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
+    """Run a scenario end to end and write summary.json, tracks.parquet, picture.png into out_dir."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .acceptance import associate, bird_report, class_completeness, late_target_report
+    from .metrics import gospa_sequence, siap_metrics
+    from .observability import observable_mask
+    from .outputs.parquet import write_tracks_parquet
+    from .outputs.picture import render_picture
+    from .scenario.trajectory import build_truth
+    from .sensors.simulate import simulate_all
+    from .tracking.sensor_tracker import SensorTracker, TrackerConfig
+
+    wall_start = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    truth = build_truth(scenario)
+    meas = simulate_all(scenario.sensors, truth, scenario.duration_s, scenario.seed)
+    config = TrackerConfig.from_dict(scenario.tracker, source=scenario.source)
+    tracker = SensorTracker(scenario.sensors, config)
+
+    eval_times = np.arange(EVAL_STEP_S, scenario.duration_s + 1e-9, EVAL_STEP_S)
+    # Feed measurements in time order, one evaluation step at a time.
+    bounds = np.searchsorted(meas.time, eval_times, side="right")
+    snapshots: list[TrackStates] = []
+    track_wall = 0.0
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+                  TimeElapsedColumn(), disable=not show_progress, transient=True) as progress:
+        task = progress.add_task(f"tracking {scenario.name}", total=float(scenario.duration_s))
+        start = 0
+        for t, stop in zip(eval_times, bounds):
+            t0 = time.perf_counter()
+            if stop > start:
+                tracker.process(meas.take(slice(start, stop)))
+            snapshots.append(tracker.snapshot(float(t)))
+            track_wall += time.perf_counter() - t0
+            start = stop
+            progress.update(task, completed=float(t))
+    tracks = TrackStates.concatenate(snapshots)
+
+    # --- metrics --------------------------------------------------------------------
+    truth_t, truth_id, truth_pos, truth_vel, alive = _truth_samples(truth, eval_times)
+    confirmed = tracks.take(tracks.status == CONFIRMED)
+    gospa = gospa_sequence(truth_t, truth_id, truth_pos, confirmed.time, confirmed.track_id,
+                           confirmed.position, c=GOSPA_C_M, p=GOSPA_P)
+    observable = observable_mask(scenario.sensors, truth, eval_times)
+    counted = observable[alive]
+    assoc = associate(truth_t, truth_id, truth_pos, confirmed, SIAP_ASSOCIATION_M)
+    siap_args = (truth_t, truth_id, truth_pos, truth_vel, confirmed.time, confirmed.track_id,
+                 confirmed.position, confirmed.velocity)
+    siap = siap_metrics(*siap_args, association=assoc, truth_mask=counted)
+    siap_all = siap_metrics(*siap_args, association=assoc)
+
+    wall_s = time.perf_counter() - wall_start
+    summary = {
+        "scenario": scenario.name,
+        "source": scenario.source,
+        "seed": scenario.seed,
+        "duration_s": scenario.duration_s,
+        "n_truth": int(truth.n_targets),
+        "n_tracks": int(np.unique(confirmed.track_id).size),
+        "n_tracks_all": int(np.unique(tracks.track_id).size),
+        "scans": int(sum(s.get("scans", 0) for s in _sensor_counts(scenario.sensors, meas, scenario.duration_s).values())),
+        "wall_s": round(wall_s, 3),
+        "tracker_wall_s": round(track_wall, 3),
+        "measurements": int(len(meas)),
+        "sensors": _sensor_counts(scenario.sensors, meas, scenario.duration_s),
+        "gospa": {k: float(v) for k, v in gospa.summary().items()},
+        "gospa_params": {"c_m": GOSPA_C_M, "p": GOSPA_P, "alpha": 2, "eval_step_s": EVAL_STEP_S},
+        "siap": _clean(siap),
+        "siap_all_truths": _clean(siap_all),
+        "siap_params": {"association_distance_m": SIAP_ASSOCIATION_M,
+                        "counted": "truth samples observable by some radar (Pd >= 0.5, above the 4/3-earth "
+                                   "horizon, in coverage, outside the MTI notch) for >= 3.5 of its scans"},
+        "by_class": class_completeness(truth, eval_times, observable, assoc),
+        "birds": bird_report(truth, confirmed, assoc),
+        "late_targets": late_target_report(scenario, truth, truth_t, truth_id, truth_pos, confirmed, assoc),
+        "input_errors": {"rejected_rows": 0},
+        "outputs": {},
+    }
+
+    parquet_path = out_dir / "tracks.parquet"
+    write_tracks_parquet(parquet_path, tracks)
+    picture_path = out_dir / "picture.png"
+    render_picture(picture_path, sensors=scenario.sensors, truth=truth, tracks=tracks,
+                   defended_points=scenario.defended_points, zones=scenario.zones,
+                   title=f"airpicture - {scenario.name}: truth (grey) vs confirmed tracks")
+    summary["outputs"] = {"summary": str(out_dir / "summary.json"), "tracks": str(parquet_path),
+                          "picture": str(picture_path)}
+    summary["wall_s"] = round(time.perf_counter() - wall_start, 3)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _clean(d: dict) -> dict:
+    """JSON-safe floats (NaN -> None)."""
+    result = {}
+    for k, v in d.items():
+        if isinstance(v, (float, np.floating)):
+            result[k] = None if not np.isfinite(v) else float(v)
+        elif isinstance(v, (np.integer,)):
+            result[k] = int(v)
+        else:
+            result[k] = v
+    return result
+
+
+def print_summary(summary: dict, out_dir: Path, console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"airpicture run: {summary['scenario']}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("truths / confirmed tracks", f"{summary['n_truth']} / {summary['n_tracks']}")
+    table.add_row("measurements", f"{summary['measurements']:,} over {summary['scans']} radar scans")
+    g = summary["gospa"]
+    table.add_row("GOSPA (mean)", f"{g['total']:.0f} (loc {g['localisation']:.0f}, missed {g['missed']:.0f}, "
+                  f"false {g['false']:.0f})")
+    s = summary["siap"]
+
+    def fmt(x, spec=".3f"):
+        return "n/a" if x is None else format(x, spec)
+
+    table.add_row("SIAP completeness", fmt(s.get("completeness")))
+    table.add_row("SIAP ambiguity / spuriousness", f"{fmt(s.get('ambiguity'))} / {fmt(s.get('spuriousness'))}")
+    table.add_row("SIAP position / velocity accuracy",
+                  f"{fmt(s.get('position_accuracy_m'), '.0f')} m / {fmt(s.get('velocity_accuracy_mps'), '.1f')} m/s")
+    for name, entry in summary.get("late_targets", {}).items():
+        table.add_row(f"late target {name}", entry.get("verdict", ""))
+    birds = summary.get("birds", {})
+    if birds:
+        table.add_row("birds", birds.get("verdict", ""))
+    table.add_row("wall time", f"{summary['wall_s']:.1f} s (tracker {summary['tracker_wall_s']:.1f} s)")
+    table.add_row("outputs", str(out_dir))
+    console.print(table)
+
+
+def print_track_summary(summary: dict, output: Path, console) -> None:
+    parts = [f"{k}={v}" for k, v in summary.items() if not isinstance(v, (dict, list))]
+    console.print(f"[bold]airpicture track[/]: {', '.join(parts)}")
+    console.print(f"wrote {output}")
