@@ -16,7 +16,6 @@ genuinely contested components reach :func:`scipy.optimize.linear_sum_assignment
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -75,10 +74,11 @@ def gate_candidates(track_points, meas_points, radius, *, meas_tree: cKDTree | N
     if m == 0 or n == 0:
         return (_EMPTY, _EMPTY, np.zeros(0)) if return_distance else (_EMPTY, _EMPTY)
     radius = np.broadcast_to(np.asarray(radius, dtype=np.float64), (m,))
-    usable = np.isfinite(radius) & (radius >= 0) & np.all(np.isfinite(track_points), axis=1)
+    usable = np.isfinite(radius) & (radius >= 0)
+    for column in range(track_points.shape[1]):  # column by column: reductions along a short axis are slow
+        usable &= np.isfinite(track_points[:, column])
     if meas_tree is None:
-        finite_meas = np.all(np.isfinite(meas_points), axis=1)
-        if not finite_meas.all():
+        if not np.isfinite(meas_points).all():
             raise ValueError("measurement positions must be finite")
         meas_tree = _fast_tree(meas_points)
 
@@ -235,6 +235,9 @@ def _first_of_each(node_idx: np.ndarray) -> np.ndarray:
 
 def _solve_cluster(ti, mj, cost, miss):
     """Optimal assignment of one contested cluster with linear_sum_assignment and per-track miss columns."""
+    # Imported here: scipy.optimize costs ~0.3 s of start-up, and many runs never meet a contested cluster.
+    from scipy.optimize import linear_sum_assignment
+
     tracks, t_local = np.unique(ti, return_inverse=True)
     meas, m_local = np.unique(mj, return_inverse=True)
     nt, nm = tracks.size, meas.size

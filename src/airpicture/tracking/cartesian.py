@@ -41,6 +41,25 @@ __all__ = ["CartesianTracker", "TrackReport", "chi2_quantile"]
 _SEED_NOISE_SIGMAS = 3.0
 
 
+def _fast_tree(points: np.ndarray) -> cKDTree:
+    return cKDTree(points, balanced_tree=False, compact_nodes=False)
+
+
+def _row_sum(a: np.ndarray) -> np.ndarray:
+    """Sum over the last (short) axis, column by column: much faster than ``a.sum(axis=1)`` for 2-3 columns."""
+    out = a[:, 0].copy()
+    for column in range(1, a.shape[1]):
+        out += a[:, column]
+    return out
+
+
+def _row_max(a: np.ndarray) -> np.ndarray:
+    out = a[:, 0].copy()
+    for column in range(1, a.shape[1]):
+        np.maximum(out, a[:, column], out=out)
+    return out
+
+
 def chi2_quantile(probability: float, dof: int) -> float:
     """Chi-square quantile; closed form for 2 degrees of freedom, bisection on the CDF for 1 and 3.
 
@@ -162,6 +181,8 @@ class CartesianTracker:
         self._seed_time = np.nan
         self._pending_pos = np.zeros((0, dim))
         self._pending_var = np.zeros((0, dim))
+        self._seed_tree: cKDTree | None = None
+        self._pending_tree: cKDTree | None = None
         self.keep_history = keep_history
         self._history: list[TrackReport] = []
         self.n_scans = 0
@@ -192,12 +213,13 @@ class CartesianTracker:
         dt = 0.0 if self.time is None else time - self.time
         if dt > 0:
             self._seed_pos, self._seed_var, self._seed_time = self._pending_pos, self._pending_var, self.time
+            self._seed_tree, self._pending_tree = self._pending_tree, None
             self._pending_pos = np.zeros((0, self.dim))
             self._pending_var = np.zeros((0, self.dim))
         t = self.table
         active = t.active_slots()
         if active.size and dt > 0:
-            self._predict(active, dt)
+            self._predict(dt)
 
         claimed = np.zeros(n, bool)
         if active.size and n:
@@ -213,9 +235,12 @@ class CartesianTracker:
         t.record_scan(hit, missed, time)
 
         leftover = np.flatnonzero(~claimed)
-        self._initiate(time, points[leftover], var[leftover])
-        self._pending_pos = np.concatenate([self._pending_pos, points[leftover]])
-        self._pending_var = np.concatenate([self._pending_var, var[leftover]])
+        left_pos, left_var = points[leftover], var[leftover]
+        tree = self._initiate(time, left_pos, left_var)
+        # The tree on this scan's seeds is reused by the next scan, unless several sensors share this time.
+        self._pending_tree = tree if self._pending_pos.shape[0] == 0 else None
+        self._pending_pos = np.concatenate([self._pending_pos, left_pos])
+        self._pending_var = np.concatenate([self._pending_var, left_var])
         self.time = time
         self.n_scans += 1
         report = self._report(time)
@@ -249,30 +274,32 @@ class CartesianTracker:
             raise ValueError("detection sigmas must be finite and > 0")
         return s**2
 
-    def _predict(self, slots: np.ndarray, dt: float) -> None:
+    def _predict(self, dt: float) -> None:
+        # Every slot up to the high-water mark, in place: cheaper than gathering the live ones, and harmless for
+        # free slots (re-initialised when allocated).
         t = self.table
-        t.position[slots] += dt * t.velocity[slots]
-        c = t.cov[slots]
+        h = t.high_water
+        pos, vel, c = t.position[:h], t.velocity[:h], t.cov[:h]
+        pos += dt * vel
         ppp, ppv, pvv = c[..., 0], c[..., 1], c[..., 2]
         q2 = self.q**2
-        new = np.empty_like(c)
-        new[..., 0] = ppp + 2 * dt * ppv + dt * dt * pvv + q2 * dt**4 / 4
-        new[..., 1] = ppv + dt * pvv + q2 * dt**3 / 2
-        new[..., 2] = pvv + q2 * dt * dt
-        t.cov[slots] = new
+        # Order matters: each line reads only blocks not yet updated.
+        ppp += 2 * dt * ppv + dt * dt * pvv + q2 * dt**4 / 4
+        ppv += dt * pvv + q2 * dt**3 / 2
+        pvv += q2 * dt * dt
 
     def _candidates(self, slots, points, var):
         """Gated pairs (local track index into slots, measurement index) with innovation, S, d^2."""
         t = self.table
         ppp = t.cov[slots, :, 0]
         if self.gate_radius is None:
-            radius = np.sqrt(self.gamma * (ppp.max(axis=1) + var.max()))
+            radius = np.sqrt(self.gamma * (_row_max(ppp) + var.max()))
         else:
             radius = self.gate_radius
         ti, mj = gate_candidates(t.position[slots], points, radius)
         innov = points[mj] - t.position[slots[ti]]
         s = ppp[ti] + var[mj]
-        d2 = np.sum(innov * innov / s, axis=1)
+        d2 = _row_sum(innov * innov / s)
         if self.gate_radius is None:
             keep = d2 <= self.gamma
             ti, mj, innov, s, d2 = ti[keep], mj[keep], innov[keep], s[keep], d2[keep]
@@ -297,11 +324,11 @@ class CartesianTracker:
         t = self.table
         n = points.shape[0]
         ti, mj, innov, s, d2 = self._candidates(active, points, var)
-        log_det = np.sum(np.log(s), axis=1)
+        log_det = _row_sum(np.log(s))
         cost = d2 + log_det
         if self.gate_radius is None:
             ref_var = np.median(var, axis=0)
-            miss_cost = self.gamma + np.sum(np.log(t.cov[active, :, 0] + ref_var), axis=1)
+            miss_cost = self.gamma + _row_sum(np.log(t.cov[active, :, 0] + ref_var))
         else:
             miss_cost = None
         firm = np.isin(t.status[active], (CONFIRMED, COASTING))
@@ -374,25 +401,31 @@ class CartesianTracker:
         return np.sort(hit), claimed
 
     # ------------------------------------------------------------------ initiation
-    def _initiate(self, time: float, points, var) -> None:
+    def _initiate(self, time: float, points, var) -> cKDTree | None:
+        """Start tentative tracks from (seed, detection) pairs; return the kd-tree built on ``points``, if any."""
         if points.shape[0] == 0 or self._seed_pos.shape[0] == 0:
-            return
+            return None
         dt = time - self._seed_time
         if not dt > 0:
-            return
+            return None
         noise = _SEED_NOISE_SIGMAS * np.sqrt(2.0 * max(float(var.max()), float(self._seed_var.max())) * self.dim)
         radius = self.max_speed * dt + noise
-        tree = cKDTree(points, balanced_tree=False, compact_nodes=False)
-        si, pj = gate_candidates(self._seed_pos, points, radius, meas_tree=tree)
+        tree = _fast_tree(points)
+        seed_tree = self._seed_tree
+        if seed_tree is None or seed_tree.n != self._seed_pos.shape[0]:
+            seed_tree = _fast_tree(self._seed_pos)
+        found = tree.sparse_distance_matrix(seed_tree, radius, output_type="ndarray")
+        pj = found["i"].astype(np.int64)
+        si = found["j"].astype(np.int64)
         if si.size == 0:
-            return
+            return tree
         velocity = (points[pj] - self._seed_pos[si]) / dt
         # Reject pairs that are too fast once the noise of both points is allowed for.
-        speed_noise = _SEED_NOISE_SIGMAS * np.sqrt(np.sum(var[pj] + self._seed_var[si], axis=1)) / dt
-        ok = np.linalg.norm(velocity, axis=1) <= self.max_speed + speed_noise
+        speed_noise = _SEED_NOISE_SIGMAS * np.sqrt(_row_sum(var[pj] + self._seed_var[si])) / dt
+        ok = np.sqrt(_row_sum(velocity * velocity)) <= self.max_speed + speed_noise
         si, pj, velocity = si[ok], pj[ok], velocity[ok]
         if si.size == 0:
-            return
+            return tree
         t = self.table
         slots = t.allocate(si.size, time, initial_hits=2)
         r_new, r_old = var[pj], self._seed_var[si]
@@ -403,6 +436,7 @@ class CartesianTracker:
         cov[..., 1] = r_new / dt
         cov[..., 2] = (r_new + r_old) / (dt * dt)
         t.cov[slots] = cov
+        return tree
 
     # ------------------------------------------------------------------ output
     def _report(self, time: float) -> TrackReport:

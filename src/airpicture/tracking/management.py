@@ -198,6 +198,11 @@ class TrackTable:
             return np.flatnonzero(st != FREE)
         return np.flatnonzero(np.isin(st, np.atleast_1d(status)))
 
+    @property
+    def high_water(self) -> int:
+        """Slots at or beyond this index have never been used: ``[:high_water]`` covers every live track."""
+        return self._high
+
     def __len__(self) -> int:
         return int(np.count_nonzero(self._arrays["status"][: self._high]))
 
