@@ -136,7 +136,6 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
         "by_class": class_completeness(truth, eval_times, observable, assoc),
         "birds": bird_report(truth, confirmed, assoc),
         "late_targets": late_target_report(scenario, truth, truth_t, truth_id, truth_pos, confirmed, assoc),
-        "input_errors": {"rejected_rows": 0},
         "outputs": {},
     }
 
