@@ -357,3 +357,139 @@ def test_key_lines_follow_toml_structure():
 def test_format_path():
     assert format_path(("targets", 3, "waypoints", 1, "lat")) == "targets[3].waypoints[1].lat"
     assert format_path(()) == ""
+
+
+def test_waypoints_as_array_of_tables_and_sub_table_lines():
+    text = textwrap.dedent('''\
+        duration_s = 60
+        [[targets]]
+        name = "a"
+        class = "airliner"
+        [[targets.waypoints]]
+        lat = 38
+        lon = 12
+        [[targets.waypoints]]
+        lat = 38.1
+        lon = 12
+        speed_kt = 900  #<<
+        [targets.transponder]
+        icao24 = "abc"
+        ''')
+    err = expect_error(text, "targets[0].waypoints[1].speed_kt", "outside")
+    assert "kt" in err.message
+
+
+def test_wrong_section_types():
+    expect_error("duration_s = 60\nsensors = 5  #<<\n", "sensors", "expected an array of tables")
+    expect_error("duration_s = 60\nassets = 5  #<<\n", "assets", "expected a table")
+    expect_error("duration_s = 60\ntracker = [1]  #<<\n", "tracker", "expected a table")
+    expect_error('duration_s = 60\n[[targets]]\nclass = "fighter"\nwaypoints = 3  #<<\n',
+                 "targets[0].waypoints", "expected an array of inline tables")
+
+
+def test_empty_scenario_builds_empty_truth():
+    from airpicture.scenario.trajectory import build_truth
+
+    sc = parse_scenario("duration_s = 10\n")
+    truth = build_truth(sc)
+    assert truth.n_targets == 0 and truth.position_ecef.shape == (0, 21, 3)
+
+
+# ------------------------------------------------------------------ locator property test
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_keys = st.sampled_from(["a", "b", "lat", "lon", "name", "x-y", "k_2", "two words", "dot.ted", "é"])
+_scalars = st.one_of(st.integers(-10**6, 10**6), st.booleans(),
+                     st.floats(allow_nan=False, allow_infinity=False, width=32),
+                     st.text(alphabet='ab[]{}=#,."\'\\ \n', max_size=8))
+
+
+def _toml_key(k: str) -> str:
+    return k if all(c.isalnum() and c.isascii() or c in "_-" for c in k) else '"' + k + '"'
+
+
+def _toml_scalar(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class _Writer:
+    """A TOML writer that remembers on which line it wrote every leaf."""
+
+    def __init__(self, draw):
+        self.draw = draw
+        self.lines: list[str] = []
+        self.expected: dict[tuple, int] = {}
+
+    def emit(self, line: str) -> int:
+        self.lines.append(line)
+        return len(self.lines)
+
+    def inline(self, value) -> str:
+        if isinstance(value, dict):
+            return "{ " + ", ".join(f"{_toml_key(k)} = {self.inline(v)}" for k, v in value.items()) + " }"
+        if isinstance(value, list):
+            return "[" + ", ".join(self.inline(v) for v in value) + "]"
+        return _toml_scalar(value)
+
+    def leaves(self, path, value, line):
+        self.expected[path] = line
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self.leaves(path + (k,), v, line)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.leaves(path + (i,), v, line)
+
+    def table(self, path: tuple, table: dict):
+        deferred = []
+        for k, v in table.items():
+            here = path + (k,)
+            if isinstance(v, dict) and self.draw(st.booleans()):
+                deferred.append((k, v, "table"))
+            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and self.draw(st.booleans()):
+                deferred.append((k, v, "aot"))
+            elif isinstance(v, list) and self.draw(st.booleans()):
+                line = self.emit(f"{_toml_key(k)} = [  # multi-line")
+                self.expected[here] = line
+                for i, item in enumerate(v):
+                    self.leaves(here + (i,), item, self.emit("  " + self.inline(item) + ","))
+                self.emit("]")
+            else:
+                self.leaves(here, v, self.emit(f"{_toml_key(k)} = {self.inline(v)}  # c [x] = 1"))
+        for k, v, how in deferred:
+            here = path + (k,)
+            header = ".".join(_toml_key(p) for p in here)
+            if how == "table":
+                self.expected[here] = self.emit(f"[{header}]")
+                self.table(here, v)
+            else:
+                for i, item in enumerate(v):
+                    line = self.emit(f"[[{header}]]")
+                    self.expected.setdefault(here, line)
+                    self.expected[here + (i,)] = line
+                    self.table(here + (i,), item)
+
+
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=3)), max_leaves=12)
+_documents = st.dictionaries(_keys, _values, max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=_documents, data=st.data())
+def test_key_lines_property(doc, data):
+    import tomllib
+
+    writer = _Writer(data.draw)
+    writer.table((), doc)
+    text = "\n".join(writer.lines) + "\n"
+    assert tomllib.loads(text) == doc  # the writer wrote valid TOML for this document
+    lines = key_lines(text)
+    for path, line in writer.expected.items():
+        assert lines.get(path) == line, (format_path(path), text)

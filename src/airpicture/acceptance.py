@@ -96,11 +96,16 @@ def late_target_report(scenario, truth: Truth, truth_t, truth_id, truth_pos, con
     result = {}
     for target in np.flatnonzero(np.isin(classes, POP_UP_CLASSES)):
         best = None
+        first_seen = {}
         for site in radars:
             seen = radar_observable(site, truth, fine_times)[target]
             hits = np.flatnonzero(seen)
             if hits.size:
                 rise = float(fine_times[hits[0]])
+                pos, _ = truth.state_at(rise, target)
+                first_seen[site.name] = {"t_s": rise,
+                                         "range_km": float(np.linalg.norm(pos - site.ecef)) / 1000.0,
+                                         "range_max_km": float(site.params.get("range_max_m", np.nan)) / 1000.0}
                 period = float(site.params.get("scan_period_s", 1.0))
                 if best is None or period < best[2]:
                     best = (site.name, rise, period)
@@ -111,7 +116,8 @@ def late_target_report(scenario, truth: Truth, truth_t, truth_id, truth_pos, con
             result[name] = {"verdict": "never above any radar's horizon"}
             continue
         radar_name, rise, period = best
-        entry = {"radar": radar_name, "rises_s": rise, "scan_period_s": period, "first_confirmed_track_s": first_track}
+        entry = {"radar": radar_name, "rises_s": rise, "scan_period_s": period, "first_confirmed_track_s": first_track,
+                 "first_seen_by": first_seen}
         if first_track is None:
             entry["scans_to_track"] = None
             entry["verdict"] = f"never tracked after rising above {radar_name}'s horizon at {rise:.0f} s"

@@ -111,13 +111,16 @@ def mix(mode_x, mode_P, mu, pi):
     Returns mixed mode states (m, M, 7), covariances (m, M, 7, 7) and predicted mode
     probabilities c (m, M) = mu @ pi.
     """
+    k, m = mu.shape
+    n = mode_x.shape[-1]
     c = np.einsum("ki,kij->kj", mu, pi)
     c_safe = np.maximum(c, 1e-300)
     w = mu[:, :, None] * pi / c_safe[:, None, :]  # w[k, i, j] = P(mode i before | mode j now)
-    x0 = np.einsum("kij,kin->kjn", w, mode_x)
-    diff = mode_x[:, :, None, :] - x0[:, None, :, :]  # (k, i, j, n)
-    spread = diff[..., :, None] * diff[..., None, :]
-    p0 = np.einsum("kij,kijab->kjab", w, mode_P[:, :, None] + spread)
+    wt = np.swapaxes(w, 1, 2)  # (k, j, i)
+    x0 = wt @ mode_x  # (k, j, n)
+    p0 = (wt @ mode_P.reshape(k, m, n * n)).reshape(k, m, n, n)
+    diff = mode_x[:, None, :, :] - x0[:, :, None, :]  # (k, j, i, n)
+    p0 += np.swapaxes(diff * wt[..., None], -1, -2) @ diff
     return x0, p0, c
 
 
