@@ -6,7 +6,7 @@ from scipy import stats
 
 from airpicture import geo
 from airpicture.errors import InputError
-from airpicture.measurements import AZIMUTH, ELEVATION, FALSE_ALARM, RANGE, RANGE_RATE, SensorSite
+from airpicture.measurements import AZIMUTH, ELEVATION, FALSE_ALARM, RANGE, RANGE_RATE, MeasurementBatch, SensorSite
 from airpicture.sensors import detection
 from airpicture.sensors.radar import RadarConfig, beam_crossings
 from airpicture.sensors.simulate import (
@@ -402,3 +402,15 @@ def test_every_parameter_is_documented():
     for schema in (RADAR_PARAMS, EO_PARAMS):
         for file_key, (si_key, *_rest) in schema.items():
             assert f"`{file_key}`" in text and f"`{si_key}`" in text, file_key
+
+
+def test_chunked_simulation_sees_the_same_looks_as_one_window():
+    site = radar(scan_period_s=10.0, **SURE)
+    rng = np.random.default_rng(21)
+    truth = line_truth(site, ring(rng.uniform(2e3, 100e3, 60), rng.uniform(0, 2 * np.pi, 60)),
+                       rng.normal(0, 200, (60, 3)) * [1, 1, 0], 120.0)
+    whole = simulate_all([site], truth, 120.0, seed=3)
+    for chunk_s in (1.0, 10.0, 7.5):
+        parts = MeasurementBatch.concatenate(list(simulate_chunks([site], truth, 120.0, seed=3, chunk_s=chunk_s)))
+        assert np.array_equal(parts.truth, whole.truth)
+        assert np.allclose(parts.time, whole.time, rtol=0, atol=1e-9)
