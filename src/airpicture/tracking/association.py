@@ -16,6 +16,7 @@ genuinely contested components reach :func:`scipy.optimize.linear_sum_assignment
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -235,9 +236,6 @@ def _first_of_each(node_idx: np.ndarray) -> np.ndarray:
 
 def _solve_cluster(ti, mj, cost, miss):
     """Optimal assignment of one contested cluster with linear_sum_assignment and per-track miss columns."""
-    # Imported here: scipy.optimize costs ~0.3 s of start-up, and many runs never meet a contested cluster.
-    from scipy.optimize import linear_sum_assignment
-
     tracks, t_local = np.unique(ti, return_inverse=True)
     meas, m_local = np.unique(mj, return_inverse=True)
     nt, nm = tracks.size, meas.size
