@@ -1,0 +1,784 @@
+"""The multi-sensor tracker: asynchronous radar and EO measurements -> tracks in ECEF.
+
+One :class:`SensorTracker` holds every track in a slot-indexed
+:class:`~airpicture.tracking.management.TrackTable` (IMM mode states, covariances and
+probabilities are per-slot arrays) and consumes time-ordered
+:class:`~airpicture.measurements.MeasurementBatch` es::
+
+    tracker = SensorTracker(sensors, TrackerConfig.from_dict(scenario.tracker))
+    tracker.process(batch)            # any number of times, time order
+    picture = tracker.snapshot(t)     # TrackStates predicted to t; tracks unchanged
+
+A batch is cut into *frames*: consecutive measurements of one sensor within a short
+window (a sector of a rotating radar, one EO update). Per frame:
+
+1. Gate: tracks are predicted (mean only) to the frame mid-time and paired with
+   measurements by a kd-tree, in a space where the measurement is exact: ECEF for 3D
+   radar plots; the slant-range plane (r sin az, r cos az) for 2D plots, which needs no
+   assumption about the unknown elevation; unit lines of sight for EO bearings. Radii
+   are per track and bound the Mahalanobis gate from outside.
+2. Each candidate pair is predicted (IMM mixing + mode-matched prediction) to the
+   measurement's *own* time and tested with the chi-square gate in measurement space.
+3. Global nearest neighbour (or JPDA) over the gated pairs, cluster by cluster.
+4. Updates of the assigned tracks at their measurement times; the other tracks keep
+   their state (prediction is lossless, so nothing is stored for a miss).
+5. Misses are charged only by a sensor that should have seen the track: inside its
+   range/elevation coverage and radar horizon, and - for a rotating radar - at an
+   azimuth the beam swept since that sensor's previous frame.
+6. Unassigned radar plots start tentative tracks (EO bearings never do); M-of-N
+   confirmation, coasting and deletion follow in the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+from scipy.special import gammaincinv
+
+from .. import geo
+from ..errors import InputError
+from ..measurements import AZIMUTH, ELEVATION, RANGE, RANGE_RATE, MeasurementBatch, SensorSite
+from ..tracks import COASTING, CONFIRMED, TENTATIVE, TrackStates
+from . import association, filters, imm
+from .filters import POS, STATE_DIM, TURN, VEL, ProcessNoise
+from .management import TrackTable, parse_confirm
+
+ASSOCIATORS = ("gnn", "jpda")
+MOTIONS = ("imm", "cv")
+
+
+@dataclass
+class TrackerConfig:
+    """Tracker parameters (SI units). A scenario's ``[tracker]`` table sets any of them.
+
+    See docs/tracking.md for the meaning and the reasoning behind each default.
+    """
+
+    confirm: str = "3/4"  # M-of-N confirmation: M hits in the first N scans (frames that could see the track)
+    delete_after_misses: int = 4  # consecutive misses that delete a confirmed / coasting track
+    max_position_sigma_m: float = 8000.0  # delete a track whose horizontal 1-sigma (per axis) grows beyond this
+    gate_probability: float = 0.9995  # chi-square gate in measurement space
+    association: str = "gnn"  # "gnn" or "jpda"
+    motion: str = "imm"  # "imm" (constant velocity + coordinated turn) or "cv"
+    accel_psd_horizontal: float = 1.0  # white acceleration PSD, horizontal, m^2/s^3
+    accel_psd_vertical: float = 0.3  # white acceleration PSD, vertical, m^2/s^3
+    turn_rate_psd: float = 2e-3  # turn-rate random walk PSD of the CT mode, rad^2/s^3
+    imm_transition: list = field(default_factory=lambda: [[0.98, 0.02], [0.08, 0.92]])  # per interval below
+    imm_transition_interval_s: float = 1.0
+    init_speed_sigma_mps: float = 350.0  # horizontal velocity prior of a new track (700 m/s = 2 sigma)
+    init_vertical_speed_sigma_mps: float = 100.0
+    init_turn_rate_sigma_rps: float = 0.05
+    max_speed_mps: float = 1000.0  # a one-plot track only looks this fast for its second plot
+    assumed_altitude_m: float = 3000.0  # where a 2D-radar plot starts a track
+    assumed_altitude_sigma_m: float = 3000.0
+    frame_window_s: float = 1.0  # longest frame; capped at 1/4 radar scan and 1/2 EO update period
+    pd: float = 0.9  # detection probability used by JPDA
+    clutter_density: float | None = None  # JPDA clutter per unit measurement volume; None = from sensor params
+    eo_charges_misses: bool = False  # whether EO updates that miss a track count as misses
+    bird_max_speed_mps: float = 25.0
+    bird_max_altitude_m: float = 1500.0
+    bird_heading_consistency: float = 0.85  # |mean unit heading| below this = erratic
+    bird_heading_time_constant_s: float = 20.0
+    bird_min_updates: int = 5
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_dict(cls, d: dict | None, *, source: str | None = None) -> "TrackerConfig":
+        """Build from a scenario's ``[tracker]`` table; unknown keys or bad values -> InputError."""
+        d = dict(d or {})
+        known = {f.name: f for f in fields(cls)}
+        # Accept the CLI-style aliases too.
+        if "delete_after" in d and "delete_after_misses" not in d:
+            d["delete_after_misses"] = d.pop("delete_after")
+        values = {}
+        for key, value in d.items():
+            if key not in known:
+                raise InputError(f"unknown tracker parameter (known: {', '.join(sorted(known))})",
+                                 source=source, field=f"tracker.{key}")
+            values[key] = value
+        try:
+            for key, value in values.items():
+                values[key] = _coerce(key, known[key], value)
+            return cls(**values)
+        except InputError as exc:
+            raise InputError(exc.message, source=source, field=exc.field) from None
+
+    def validate(self) -> None:
+        def bad(name, why):
+            raise InputError(why, field=f"tracker.{name}")
+
+        try:
+            parse_confirm(self.confirm)
+        except ValueError as exc:
+            bad("confirm", str(exc))
+        if int(self.delete_after_misses) < 1:
+            bad("delete_after_misses", "must be >= 1")
+        if not 0.5 < self.gate_probability < 1.0:
+            bad("gate_probability", "must be in (0.5, 1)")
+        if self.association not in ASSOCIATORS:
+            bad("association", f"must be one of {ASSOCIATORS}")
+        if self.motion not in MOTIONS:
+            bad("motion", f"must be one of {MOTIONS}")
+        for name in ("max_position_sigma_m", "init_speed_sigma_mps", "max_speed_mps", "init_vertical_speed_sigma_mps",
+                     "assumed_altitude_sigma_m", "frame_window_s", "imm_transition_interval_s",
+                     "bird_heading_time_constant_s"):
+            if not getattr(self, name) > 0:
+                bad(name, "must be positive")
+        for name in ("accel_psd_horizontal", "accel_psd_vertical", "turn_rate_psd", "init_turn_rate_sigma_rps"):
+            if not getattr(self, name) >= 0:
+                bad(name, "must be >= 0")
+        if not 0 < self.pd <= 1:
+            bad("pd", "must be in (0, 1]")
+        if self.clutter_density is not None and not self.clutter_density > 0:
+            bad("clutter_density", "must be positive")
+        try:
+            self.mode_set()
+        except ValueError as exc:
+            bad("imm_transition", str(exc))
+
+    def mode_set(self) -> imm.ModeSet:
+        cv_noise = ProcessNoise(self.accel_psd_horizontal, self.accel_psd_vertical, 0.0)
+        if self.motion == "cv":
+            return imm.ModeSet.single(filters.CV, cv_noise)
+        ct_noise = ProcessNoise(self.accel_psd_horizontal, self.accel_psd_vertical, self.turn_rate_psd)
+        return imm.ModeSet((filters.CV, filters.CT), (cv_noise, ct_noise), np.asarray(self.imm_transition, float),
+                           self.imm_transition_interval_s)
+
+
+def _coerce(key, f, value):
+    default = f.default if f.default is not f.default_factory else None  # noqa: PLR0124
+    try:
+        if key == "confirm":
+            if isinstance(value, (list, tuple)) and len(value) == 2:
+                value = f"{int(value[0])}/{int(value[1])}"
+            return str(value)
+        if key in ("association", "motion"):
+            return str(value).lower()
+        if key == "imm_transition":
+            arr = np.asarray(value, dtype=float)
+            if arr.ndim != 2:
+                raise ValueError("must be a square matrix (list of rows)")
+            return arr.tolist()
+        if key == "clutter_density":
+            return None if value is None else float(value)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            return value
+        if isinstance(default, int):
+            if isinstance(value, bool) or float(value) != int(value):
+                raise ValueError("must be an integer")
+            return int(value)
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"bad value {value!r}: {exc}", field=f"tracker.{key}") from None
+
+
+# --------------------------------------------------------------------------- sensors
+
+@dataclass
+class _SensorInfo:
+    """What the tracker needs from a sensor site, in SI units, with the sensors' defaults."""
+
+    site: SensorSite
+    kind: str
+    range_min_m: float
+    range_max_m: float
+    elevation_min_rad: float
+    elevation_max_rad: float
+    scan_period_s: float | None  # rotating radar only
+    start_azimuth_rad: float
+    azimuth_min_rad: float
+    azimuth_span_rad: float
+    frame_window_s: float
+    false_alarms_per_look: float
+    measures_elevation: bool
+    update_period_s: float
+
+    @classmethod
+    def from_site(cls, site: SensorSite, config: TrackerConfig) -> "_SensorInfo":
+        if site.kind == "radar":
+            from ..sensors.radar import RadarConfig
+
+            rc = RadarConfig.from_site(site)
+            return cls(site, "radar", rc.range_min_m, rc.range_max_m, rc.elevation_min_rad, rc.elevation_max_rad,
+                       rc.scan_period_s, rc.start_azimuth_rad, 0.0, geo.TWO_PI,
+                       min(config.frame_window_s, 0.25 * rc.scan_period_s), rc.mean_false_alarms_per_scan,
+                       rc.dimension == 3, rc.scan_period_s)
+        if site.kind == "eo":
+            from ..sensors.eo import EOConfig
+
+            ec = EOConfig.from_site(site)
+            return cls(site, "eo", 0.0, ec.range_max_m, ec.elevation_min_rad, ec.elevation_max_rad, None, 0.0,
+                       ec.azimuth_min_rad, ec.azimuth_span_rad, min(config.frame_window_s, 0.5 * ec.update_period_s),
+                       max(ec.false_alarms_per_update, 1e-3), True, ec.update_period_s)
+        raise InputError(f"unknown sensor type {site.kind!r} (radar or eo)", source=site.name, field="type")
+
+    def clutter_density(self, dims: np.ndarray) -> float:
+        """False alarms per unit measurement volume (m x rad x rad [x m/s]) for one look."""
+        volume = self.azimuth_span_rad * (self.elevation_max_rad - self.elevation_min_rad)
+        if self.kind == "radar":
+            volume = self.range_max_m * geo.TWO_PI
+            if self.measures_elevation:
+                volume *= self.elevation_max_rad - self.elevation_min_rad
+            if dims.size and dims.max() > (3 if self.measures_elevation else 2):
+                volume *= 2000.0  # range-rate span, m/s
+        return max(self.false_alarms_per_look, 1e-3) / volume
+
+
+# --------------------------------------------------------------------------- tracker
+
+class SensorTracker:
+    """Vectorised multi-sensor, multi-target tracker (see the module docstring).
+
+    Parameters
+    ----------
+    sensors : list of SensorSite
+        ``MeasurementBatch.sensor`` indexes this list.
+    config : TrackerConfig, optional
+    """
+
+    def __init__(self, sensors: list[SensorSite], config: TrackerConfig | None = None):
+        self.config = config or TrackerConfig()
+        self.sensors = list(sensors)
+        self._info = [_SensorInfo.from_site(s, self.config) for s in self.sensors]
+        self.modes = self.config.mode_set()
+        m = self.modes.n_modes
+        self.table = TrackTable(confirm=self.config.confirm, delete_after=int(self.config.delete_after_misses))
+        t = self.table
+        t.add_field("mode_x", (m, STATE_DIM))
+        t.add_field("mode_P", (m, STATE_DIM, STATE_DIM))
+        t.add_field("mu", (m,))
+        t.add_field("x", (STATE_DIM,))
+        t.add_field("P", (STATE_DIM, STATE_DIM))
+        t.add_field("t", (), np.float64, np.nan)
+        t.add_field("last_snr_db", (), np.float64, np.nan)
+        t.add_field("last_sensor", (), np.int32, -1)
+        t.add_field("n_updates", (), np.int32, 0)
+        t.add_field("heading_mean", (3,), np.float64, 0.0)
+        t.add_field("last_hit_by_sensor", (max(len(self.sensors), 1),), np.float64, -np.inf)
+        # chi-square quantiles (scipy.special: importing scipy.stats costs seconds)
+        self._gate_d2 = {d: float(2.0 * gammaincinv(d / 2.0, self.config.gate_probability)) for d in range(1, 5)}
+        self._sweep_end = np.full(len(self.sensors), np.nan)  # time of each sensor's previous frame end
+        self._sweep_end_az = np.full(len(self.sensors), np.nan)  # azimuth of its last plot
+        self.frames_processed = 0
+
+    # ------------------------------------------------------------------ public API
+    def process(self, batch: MeasurementBatch) -> None:
+        """Consume measurements (any sensors, time order; an unsorted batch is sorted first)."""
+        n = len(batch)
+        if n == 0:
+            return
+        if np.any(np.diff(batch.time) < 0):
+            batch = batch.sorted_by_time()
+        sensor = np.asarray(batch.sensor, np.int64)
+        if sensor.min() < 0 or sensor.max() >= len(self.sensors):
+            raise InputError(f"measurement sensor index out of range 0..{len(self.sensors) - 1}", field="sensor")
+        if not np.all(np.isfinite(batch.time)):
+            raise InputError("measurement time is not finite", field="time")
+        for start, stop in self._frames(batch.time, sensor):
+            self._process_frame(int(sensor[start]), batch.take(slice(start, stop)))
+
+    def snapshot(self, t: float) -> TrackStates:
+        """All live tracks predicted to time ``t`` (state, covariance, status, class hint); tracks unchanged."""
+        tab = self.table
+        slots = tab.active_slots()
+        if slots.size == 0:
+            return TrackStates.empty()
+        dt = float(t) - tab.t[slots]
+        mx, mp, c = imm.imm_predict(tab.mode_x[slots], tab.mode_P[slots], tab.mu[slots], dt, self.modes)
+        x, p = imm.combine(mx, mp, c)
+        return TrackStates(
+            time=np.full(slots.size, float(t)),
+            track_id=tab.track_id[slots].copy(),
+            position=x[:, POS].copy(),
+            velocity=x[:, VEL].copy(),
+            status=tab.status[slots].copy(),
+            position_cov=p[:, POS, POS].copy(),
+            track_class=self._track_class(slots, x),
+        )
+
+    def track_details(self) -> dict:
+        """Per live track: slot-aligned arrays of id, status, last SNR / sensor, update count, state time."""
+        tab = self.table
+        slots = tab.active_slots()
+        return {
+            "track_id": tab.track_id[slots].copy(),
+            "status": tab.status[slots].copy(),
+            "last_snr_db": tab.last_snr_db[slots].copy(),
+            "last_sensor": tab.last_sensor[slots].copy(),
+            "n_updates": tab.n_updates[slots].copy(),
+            "time": tab.t[slots].copy(),
+            "mode_probabilities": tab.mu[slots].copy(),
+        }
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    # ------------------------------------------------------------------ frames
+    def _frames(self, time: np.ndarray, sensor: np.ndarray):
+        """(start, stop) row ranges: runs of one sensor, cut into windows of the sensor's frame length."""
+        n = time.size
+        new_run = np.r_[True, sensor[1:] != sensor[:-1]]
+        run_id = np.cumsum(new_run) - 1
+        run_t0 = time[new_run][run_id]
+        window = np.array([info.frame_window_s for info in self._info])[sensor]
+        sub = np.floor((time - run_t0) / window).astype(np.int64)
+        cut = np.r_[True, (run_id[1:] != run_id[:-1]) | (sub[1:] != sub[:-1])]
+        starts = np.flatnonzero(cut)
+        stops = np.r_[starts[1:], n]
+        return zip(starts.tolist(), stops.tolist())
+
+    def _process_frame(self, s: int, batch: MeasurementBatch) -> None:
+        info = self._info[s]
+        site = info.site
+        cfg = self.config
+        tab = self.table
+        t_lo, t_hi = float(batch.time[0]), float(batch.time[-1])
+        t_mid = 0.5 * (t_lo + t_hi)
+        slots = tab.active_slots()
+        n_meas = len(batch)
+        values, sigmas = batch.values, batch.sigmas
+        measured = filters.measured_columns(values, sigmas)
+
+        hit_slots = np.zeros(0, np.int64)
+        meas_used = np.zeros(n_meas, bool)
+        if slots.size:
+            ti, mj, pred = self._gate(info, batch, measured, slots, t_mid, 0.5 * (t_hi - t_lo))
+            if ti.size:
+                if cfg.association == "jpda":
+                    hit_local, meas_used, hit_meas = self._update_jpda(info, batch, slots, ti, mj, pred)
+                else:
+                    hit_local, meas_used, hit_meas = self._update_gnn(batch, slots, ti, mj, pred)
+                hit_slots = slots[hit_local]
+                self._record_hit_attributes(hit_slots, s, batch, hit_meas)
+        missed = self._charge_misses(info, s, slots, hit_slots, batch, t_lo, t_hi, t_mid)
+        self._sweep_end[s] = t_hi
+        if measured[-1, AZIMUTH]:
+            self._sweep_end_az[s] = values[-1, AZIMUTH]
+
+        # Tracks whose uncertainty has exploded are deleted whatever their miss count.
+        tab.record_scan(hit_slots, missed, t_hi)
+        if missed.size:
+            lost = missed[self._horizontal_sigma(missed, t_mid) > cfg.max_position_sigma_m]
+            lost = lost[tab.status[lost] != 0]
+            if lost.size:
+                tab.free(lost)
+
+        if info.kind == "radar":
+            new = np.flatnonzero(~meas_used & measured[:, RANGE] & measured[:, AZIMUTH])
+            if new.size:
+                self._initiate(info, s, batch.take(new))
+        self.frames_processed += 1
+
+    # ------------------------------------------------------------------ gating
+    def _gate(self, info: _SensorInfo, batch: MeasurementBatch, measured, slots, t_mid, half_window):
+        """Candidate pairs (local track index, measurement index) inside the chi-square gate.
+
+        Returns the pairs and a dict of per-pair predictions at the measurement times.
+        """
+        tab = self.table
+        site = info.site
+        slots_all = slots
+        slots = self._near_frame(info, batch, measured, slots, t_mid)
+        x = tab.x[slots]
+        dt = t_mid - tab.t[slots]
+        pos = x[:, POS] + x[:, VEL] * dt[:, None]
+        speed = np.linalg.norm(x[:, VEL], axis=1)
+        var_bound = self._position_variance_bound(slots, dt)
+        dims = np.count_nonzero(measured, axis=1)
+        gamma = self._gate_d2[int(max(dims.max(), 1))]
+        # A track started by one plot has no velocity yet; its next plot lies within max speed
+        # x elapsed time (plus position errors), far tighter than its Gaussian velocity prior.
+        one_plot = tab.n_updates[slots] <= 1
+        tr_pos = np.trace(tab.P[slots][:, POS, POS], axis1=1, axis2=2)
+        values = batch.values
+        sig = np.where(np.isfinite(batch.sigmas), batch.sigmas, 0.0)
+        has_range = measured[:, RANGE]
+        has_el = measured[:, ELEVATION]
+        enu_tracks = site.to_enu(pos)
+        r_t, az_t, el_t = geo.enu_to_polar(enu_tracks)
+        ti_parts, mj_parts = [], []
+        # Radar plots gate in the slant-range plane (r sin az, r cos az): the plot's own range
+        # and azimuth, exact whatever the elevation (unknown for a 2D radar, and kilometres
+        # uncertain for a 3D one at long range, which would inflate an ECEF radius); the
+        # elevation enters in the exact gate below.
+        kinds = [
+            ("radar", has_range),
+            ("angles", ~has_range & measured[:, AZIMUTH] & has_el),
+        ]
+        for kind, rows in kinds:
+            rows = np.flatnonzero(rows)
+            if rows.size == 0:
+                continue
+            v = values[rows]
+            if kind == "radar":
+                meas_pts = np.column_stack([v[:, RANGE] * np.sin(v[:, AZIMUTH]), v[:, RANGE] * np.cos(v[:, AZIMUTH])])
+                trk_pts = np.column_stack([r_t * np.sin(az_t), r_t * np.cos(az_t)])
+                # The plot noise a track's gate must allow for, at the track's own range.
+                meas_var = sig[rows, RANGE].max() ** 2 + r_t**2 * sig[rows, AZIMUTH].max() ** 2
+                # Track uncertainty along range and across (scaled to the plane's r * az).
+                rot_t = site.rotation.T  # ENU -> ECEF columns
+                e_r = (enu_tracks / np.maximum(r_t, 1.0)[:, None]) @ rot_t.T
+                cross_enu = np.column_stack([np.cos(az_t), -np.sin(az_t), np.zeros_like(az_t)])
+                cross_enu /= np.maximum(np.cos(el_t), 0.2)[:, None]
+                e_c = cross_enu @ rot_t.T
+                plane_dirs = np.stack([e_r, e_c], axis=1)
+                plane_var = self._position_variance_bound(slots, dt, plane_dirs)
+                radius = np.sqrt(gamma * (plane_var + meas_var)) + speed * half_window
+                plane_pos_var = np.einsum("kdi,kij,kdj->k", plane_dirs, tab.P[slots][:, POS, POS], plane_dirs)
+                radius = self._speed_limited(radius, one_plot, plane_pos_var, meas_var, dt, half_window, gamma)
+            else:
+                meas_pts = geo.polar_to_enu(1.0, v[:, AZIMUTH], v[:, ELEVATION])
+                trk_pts = enu_tracks / np.maximum(r_t, 1.0)[:, None]
+                meas_var = sig[rows, AZIMUTH] ** 2 + sig[rows, ELEVATION] ** 2
+                r_safe = np.maximum(r_t, 1.0)
+                radius = np.sqrt(gamma * (var_bound / r_safe**2 + meas_var.max())) + speed * half_window / r_safe
+                radius = np.minimum(radius, 2.0)  # a chord never exceeds 2
+            ti, mj = association.gate_candidates(trk_pts, meas_pts, radius)
+            ti_parts.append(ti)
+            mj_parts.append(rows[mj])
+        ti = np.concatenate(ti_parts) if ti_parts else np.zeros(0, np.int64)
+        mj = np.concatenate(mj_parts) if mj_parts else np.zeros(0, np.int64)
+        # Back to indices into the caller's slot list.
+        ti = np.searchsorted(slots_all, slots[ti])
+        slots = slots_all
+        if ti.size == 0:
+            return ti, mj, {}
+        # Exact gate: each pair predicted to its own measurement time.
+        ps = slots[ti]
+        dt_pair = batch.time[mj] - tab.t[ps]
+        mx, mp, c = imm.imm_predict(tab.mode_x[ps], tab.mode_P[ps], tab.mu[ps], dt_pair, self.modes)
+        xc, pc = imm.combine(mx, mp, c)
+        d2, loglik, dim = filters.innovation_statistics(xc, pc, batch.values[mj], batch.sigmas[mj],
+                                                        site.ecef, site.rotation)
+        limit = np.array([np.inf] + [self._gate_d2[d] for d in range(1, 5)])[dim]
+        keep = np.isfinite(d2) & (d2 <= limit) & (dim > 0)
+        pred = {"mode_x": mx[keep], "mode_P": mp[keep], "c": c[keep], "d2": d2[keep], "loglik": loglik[keep],
+                "dim": dim[keep], "x": xc[keep]}
+        return ti[keep], mj[keep], pred
+
+    def _near_frame(self, info: _SensorInfo, batch, measured, slots, t_mid):
+        """Tracks that could be near this frame's plots: azimuth within the plots' sector plus margin.
+
+        A rotating radar's frame covers a narrow sector, so this cuts the kd-tree work by the
+        number of frames per revolution. The margin is generous (10 degrees, or the angle the
+        track's 10 km / its uncertainty subtends); exact gating follows anyway.
+        """
+        plot_az = batch.values[measured[:, AZIMUTH], AZIMUTH]
+        if plot_az.size == 0 or slots.size == 0:
+            return slots
+        # Smallest arc holding every plot: it starts after the largest gap between sorted azimuths.
+        ordered = np.sort(np.mod(plot_az, geo.TWO_PI))
+        gaps = np.diff(np.r_[ordered, ordered[0] + geo.TWO_PI])
+        after = int(np.argmax(gaps))
+        a0 = ordered[(after + 1) % ordered.size]
+        width = geo.TWO_PI - float(gaps[after])
+        if width > np.pi:  # plots all around (EO, or odd data): no preselection
+            return slots
+        tab = self.table
+        x = tab.x[slots]
+        pos = x[:, POS] + x[:, VEL] * (t_mid - tab.t[slots])[:, None]
+        r, az, _ = geo.enu_to_polar(info.site.to_enu(pos))
+        sigma = np.sqrt(self._position_variance_bound(slots, t_mid - tab.t[slots]))
+        margin = np.minimum(np.deg2rad(10.0) + (10e3 + 6.0 * sigma) / np.maximum(r, 1.0), np.pi)
+        offset = np.mod(az - a0 + margin, geo.TWO_PI)
+        return slots[offset <= width + 2 * margin]
+
+    def _speed_limited(self, radius, one_plot, tr_pos, meas_var, dt, half_window, gamma):
+        """No target moves faster than max_speed_mps: cap every gate at that distance from the last
+        estimate (plus its position and plot errors). Binds for young tracks, whose velocity
+        prior is broad, and for long-coasting ones."""
+        limit = (self.config.max_speed_mps * (np.abs(dt) + half_window)
+                 + np.sqrt(gamma * (tr_pos + meas_var)))
+        return np.minimum(radius, limit)
+
+    def _position_variance_bound(self, slots, dt, directions=None):
+        """Upper bound on the predicted position variance over dt (cheap, from the stored P).
+
+        Without ``directions``: the trace of the position covariance. With ``directions``
+        (k, d, 3): the sum of the variances along those d vectors per track.
+        """
+        tab = self.table
+        p = tab.P[slots]
+        if directions is None:
+            tr_p = np.trace(p[:, POS, POS], axis1=1, axis2=2)
+            tr_v = np.trace(p[:, VEL, VEL], axis1=1, axis2=2)
+            weight = 3.0
+        else:
+            tr_p = np.einsum("kdi,kij,kdj->k", directions, p[:, POS, POS], directions)
+            tr_v = np.einsum("kdi,kij,kdj->k", directions, p[:, VEL, VEL], directions)
+            weight = np.sum(directions * directions, axis=(1, 2))
+        adt = np.abs(dt)
+        q = self.modes.noises[-1]
+        q_max = max(q.accel_psd_horizontal, q.accel_psd_vertical)
+        bound = tr_p + adt**2 * tr_v + 2 * adt * np.sqrt(tr_p * tr_v) + weight * q_max * adt**3 / 3.0
+        if self.modes.n_modes > 1:
+            # Turn-rate uncertainty bends the path by ~ speed dt^2 sigma_w / 2.
+            speed = np.linalg.norm(tab.x[slots][:, VEL], axis=1)
+            # weighted by the predicted probability of the turning modes, as in the IMM mixture
+            c = np.einsum("ki,kij->kj", tab.mu[slots], self.modes.transition_over(adt))
+            turning = np.array([model == filters.CT for model in self.modes.models])
+            var_w = p[:, TURN, TURN] + q.turn_rate_psd * adt * c[:, turning].sum(axis=1)
+            # A turn cannot take the target further than speed * dt from the straight line.
+            bound += np.minimum((speed * adt**2 / 2.0) ** 2 * var_w, (speed * adt) ** 2)
+        return bound
+
+    def _horizontal_sigma(self, slots, t):
+        """Bound on the horizontal position 1-sigma per axis (m) predicted to t, from the stored P."""
+        if slots.size == 0:
+            return np.zeros(0)
+        tab = self.table
+        adt = np.abs(t - tab.t[slots])
+        x, p = tab.x[slots], tab.P[slots]
+        up = filters.up_vectors(x[:, POS])
+
+        def horizontal_trace(block):
+            return np.maximum(np.trace(block, axis1=1, axis2=2) - np.einsum("ki,kij,kj->k", up, block, up), 0.0)
+
+        tr_p, tr_v = horizontal_trace(p[:, POS, POS]), horizontal_trace(p[:, VEL, VEL])
+        q = self.modes.noises[-1]
+        bound = tr_p + adt**2 * tr_v + 2 * adt * np.sqrt(tr_p * tr_v) + 2 * q.accel_psd_horizontal * adt**3 / 3.0
+        return np.sqrt(bound / 2.0)
+
+    # ------------------------------------------------------------------ association + update
+    def _update_gnn(self, batch, slots, ti, mj, pred):
+        n_meas = len(batch)
+        logdet = -2.0 * pred["loglik"] - pred["d2"] - pred["dim"] * np.log(2 * np.pi)
+        cost = pred["d2"] + logdet
+        # A track prefers a miss to a pair at its gate boundary.
+        gate = np.array([np.inf] + [self._gate_d2[d] for d in range(1, 5)])[pred["dim"]]
+        miss_cost = np.full(slots.size, -np.inf)
+        np.maximum.at(miss_cost, ti, gate + logdet)
+        at, am = association.gnn_assign(slots.size, n_meas, ti, mj, cost, miss_cost)
+        # Back from the assignment to the pair rows holding the predictions.
+        key = ti * n_meas + mj
+        order = np.argsort(key)
+        rows = order[np.searchsorted(key[order], at * n_meas + am)]
+        mx, mp, mu, _ = imm.imm_update(pred["mode_x"][rows], pred["mode_P"][rows], pred["c"][rows],
+                                       batch.values[am], batch.sigmas[am], self._site_array(batch, am, "ecef"),
+                                       self._site_array(batch, am, "rotation"))
+        self._store(slots[at], mx, mp, mu, batch.time[am])
+        used = np.zeros(n_meas, bool)
+        used[am] = True
+        return at, used, am
+
+    def _update_jpda(self, info, batch, slots, ti, mj, pred):
+        """JPDA-IMM: per-hypothesis IMM posteriors moment-matched into one per track.
+
+        Each pair's posterior lives at its own measurement time; all hypotheses of a track
+        are brought to the latest of its measurement times by mode-matched prediction
+        (no extra mixing) and merged per mode with weights beta * mu.
+        """
+        cfg = self.config
+        tab = self.table
+        n_meas = len(batch)
+        dims = pred["dim"]
+        density = cfg.clutter_density if cfg.clutter_density is not None else info.clutter_density(dims)
+        likelihood = np.exp(pred["loglik"])
+        pair_beta, miss_beta = association.jpda_weights(slots.size, n_meas, ti, mj, likelihood, cfg.pd,
+                                                        cfg.gate_probability, density)
+        site = info.site
+        ux, uP, umu, _ = imm.imm_update(pred["mode_x"], pred["mode_P"], pred["c"], batch.values[mj],
+                                        batch.sigmas[mj], site.ecef, site.rotation)
+        tracks = np.unique(ti)
+        t_ref = np.full(slots.size, -np.inf)
+        np.maximum.at(t_ref, ti, batch.time[mj])
+        # Hypothesis arrays: pairs, then one "missed" hypothesis per track with candidates.
+        dt_pairs = t_ref[ti] - batch.time[mj]
+        ux, uP = self._mode_matched_predict(ux, uP, dt_pairs)
+        ms = slots[tracks]
+        mx0, mp0, c0 = imm.imm_predict(tab.mode_x[ms], tab.mode_P[ms], tab.mu[ms], t_ref[tracks] - tab.t[ms],
+                                       self.modes)
+        hyp_track = np.concatenate([ti, tracks])
+        hyp_w = np.concatenate([pair_beta, miss_beta[tracks]])
+        hyp_x = np.concatenate([ux, mx0])
+        hyp_P = np.concatenate([uP, mp0])
+        hyp_mu = np.concatenate([umu, c0])
+        local = np.searchsorted(tracks, hyp_track)
+        k, m = tracks.size, self.modes.n_modes
+        wm = hyp_w[:, None] * hyp_mu  # (h, M)
+        mu = np.zeros((k, m))
+        np.add.at(mu, local, wm)
+        mu_safe = np.maximum(mu, 1e-300)
+        wn = wm / mu_safe[local]
+        x = np.zeros((k, m, STATE_DIM))
+        np.add.at(x, local, wn[..., None] * hyp_x)
+        diff = hyp_x - x[local]
+        P = np.zeros((k, m, STATE_DIM, STATE_DIM))
+        np.add.at(P, local, wn[..., None, None] * (hyp_P + diff[..., :, None] * diff[..., None, :]))
+        mu = mu / mu.sum(axis=1, keepdims=True)
+        self._store(ms, x, P, mu, t_ref[tracks])
+        hit = tracks[miss_beta[tracks] < 0.5]
+        assoc = np.zeros(n_meas)
+        np.add.at(assoc, mj, pair_beta)
+        used = assoc >= 0.5
+        best = np.full(slots.size, -1)
+        order = np.lexsort((-pair_beta, ti))
+        first = np.r_[True, ti[order][1:] != ti[order][:-1]]
+        best[ti[order][first]] = mj[order][first]
+        return hit, used, best[hit]
+
+    def _mode_matched_predict(self, mode_x, mode_P, dt):
+        m = self.modes.n_modes
+        k = mode_x.shape[0]
+        if k == 0:
+            return mode_x, mode_P
+        up = filters.up_vectors(mode_x[:, 0, POS])
+        out_x = np.empty_like(mode_x)
+        out_P = np.empty_like(mode_P)
+        for j in range(m):
+            out_x[:, j], out_P[:, j] = filters.predict(mode_x[:, j], mode_P[:, j], dt, self.modes.models[j],
+                                                       self.modes.noises[j], up)
+        return out_x, out_P
+
+    def _site_array(self, batch, rows, name):
+        sensors = batch.sensor[rows]
+        stack = np.stack([getattr(info.site, name) for info in self._info])
+        return stack[sensors]
+
+    def _store(self, slots, mode_x, mode_P, mu, t):
+        tab = self.table
+        tab.mode_x[slots] = mode_x
+        tab.mode_P[slots] = mode_P
+        tab.mu[slots] = mu
+        x, p = imm.combine(mode_x, mode_P, mu)
+        tab.x[slots] = x
+        tab.P[slots] = p
+        tab.t[slots] = t
+
+    def _record_hit_attributes(self, hit_slots, s, batch, hit_meas):
+        tab = self.table
+        if hit_slots.size == 0:
+            return
+        if batch.snr_db is not None:
+            snr = batch.snr_db[hit_meas]
+            ok = np.isfinite(snr)
+            tab.last_snr_db[hit_slots[ok]] = snr[ok]
+        t_hit = batch.time[hit_meas]
+        tab.last_sensor[hit_slots] = s
+        tab.last_hit_by_sensor[hit_slots, s] = t_hit
+        tab.n_updates[hit_slots] += 1
+        # Heading consistency: exponentially time-weighted mean of the unit horizontal velocity
+        # (record_scan has not yet overwritten last_update_time: it still holds the previous hit).
+        x = tab.x[hit_slots]
+        up = filters.up_vectors(x[:, POS])
+        v = x[:, VEL]
+        vh = v - np.sum(v * up, axis=1, keepdims=True) * up
+        unit = vh / np.maximum(np.linalg.norm(vh, axis=1, keepdims=True), 1e-9)
+        dt = t_hit - tab.last_update_time[hit_slots]
+        alpha = 1.0 - np.exp(-np.nan_to_num(dt, nan=np.inf) / self.config.bird_heading_time_constant_s)
+        alpha = np.maximum(alpha, 1.0 / np.maximum(tab.n_updates[hit_slots] - 1, 1))
+        tab.heading_mean[hit_slots] = (1 - alpha)[:, None] * tab.heading_mean[hit_slots] + alpha[:, None] * unit
+
+    # ------------------------------------------------------------------ misses
+    def _charge_misses(self, info: _SensorInfo, s, slots, hit_slots, batch, t_lo, t_hi, t_mid):
+        """Tracks this frame's sensor should have seen but did not: inside coverage and swept sector."""
+        cfg = self.config
+        tab = self.table
+        if slots.size == 0 or (info.kind == "eo" and not cfg.eo_charges_misses):
+            return np.zeros(0, np.int64)
+        cand = np.setdiff1d(slots, hit_slots, assume_unique=True)
+        # Tracks born from this sensor's plots in this frame are allocated afterwards; tracks
+        # hit by this sensor within the last half revolution were seen on this pass already.
+        recent = info.update_period_s * 0.5
+        cand = cand[tab.last_hit_by_sensor[cand, s] < t_lo - recent]
+        cand = cand[tab.t[cand] < t_lo]  # born or updated by another sensor inside this frame: leave
+        if cand.size == 0:
+            return cand
+        x = tab.x[cand]
+        pos = x[:, POS] + x[:, VEL] * (t_mid - tab.t[cand])[:, None]
+        site = info.site
+        r, az, el = geo.enu_to_polar(site.to_enu(pos))
+        _, _, alt = geo.ecef_to_geodetic(pos)
+        inside = (r >= info.range_min_m) & (r <= info.range_max_m)
+        inside &= (el >= info.elevation_min_rad) & (el <= info.elevation_max_rad)
+        inside &= np.mod(az - info.azimuth_min_rad, geo.TWO_PI) <= info.azimuth_span_rad
+        inside &= geo.above_radar_horizon(site.ecef, site.alt_m, pos, alt)
+        if info.scan_period_s is not None:
+            inside &= self._in_swept_sector(info, s, batch, t_hi, az)
+        return cand[inside]
+
+    def _in_swept_sector(self, info: _SensorInfo, s, batch, t_hi, az):
+        """Azimuths the beam of a rotating radar swept since the sensor's previous frame.
+
+        Read from the plots themselves (they lie where the beam pointed), not from the scan
+        phase in the sensor parameters, so a real plot feed whose antenna phase is unknown
+        works the same: the sector runs clockwise from the previous frame's last plot to this
+        frame's last plot, or from this frame's first plot for the sensor's first frame.
+        """
+        plot_az = batch.values[:, AZIMUTH]
+        ok = np.isfinite(plot_az)
+        if not ok.any():
+            return np.zeros(az.shape, bool)
+        first_az, last_az = plot_az[ok][0], plot_az[ok][-1]
+        prev_t, prev_az = self._sweep_end[s], self._sweep_end_az[s]
+        if np.isfinite(prev_t) and np.isfinite(prev_az):
+            if t_hi - prev_t >= info.scan_period_s:
+                return np.ones(az.shape, bool)
+            start = prev_az
+        else:
+            start = first_az
+        width = np.mod(last_az - start, geo.TWO_PI)
+        return np.mod(az - start, geo.TWO_PI) <= width
+
+    # ------------------------------------------------------------------ initiation
+    def _initiate(self, info: _SensorInfo, s: int, batch: MeasurementBatch) -> None:
+        cfg = self.config
+        site = info.site
+        k = len(batch)
+        pos, cov = filters.polar_to_ecef_position(batch.values, batch.sigmas, site.ecef, site.rotation,
+                                                  cfg.assumed_altitude_m, cfg.assumed_altitude_sigma_m, site.alt_m)
+        up = filters.up_vectors(pos)
+        uu = up[:, :, None] * up[:, None, :]
+        x = np.zeros((k, STATE_DIM))
+        x[:, POS] = pos
+        P = np.zeros((k, STATE_DIM, STATE_DIM))
+        P[:, POS, POS] = cov
+        P[:, VEL, VEL] = cfg.init_speed_sigma_mps**2 * (np.eye(3) - uu) + cfg.init_vertical_speed_sigma_mps**2 * uu
+        P[:, TURN, TURN] = cfg.init_turn_rate_sigma_rps**2
+        rr = filters.measured_columns(batch.values, batch.sigmas)[:, RANGE_RATE]
+        if rr.any():
+            # Range-rate is the one velocity component a single plot gives: use it at once.
+            only_rr = np.full_like(batch.values[rr], np.nan)
+            only_rr[:, RANGE_RATE] = batch.values[rr, RANGE_RATE]
+            res = filters.polar_update(x[rr], P[rr], only_rr, batch.sigmas[rr], site.ecef, site.rotation)
+            x[rr], P[rr] = res.x, res.P
+        m = self.modes.n_modes
+        tab = self.table
+        slots = tab.allocate(k, float(batch.time[-1]))
+        mode_x = np.repeat(x[:, None], m, axis=1)
+        mode_P = np.repeat(P[:, None], m, axis=1)
+        self._store(slots, mode_x, mode_P, imm.initial_mode_probabilities(self.modes, k), batch.time)
+        tab.last_sensor[slots] = s
+        tab.last_hit_by_sensor[slots, s] = batch.time
+        tab.n_updates[slots] = 1
+        if batch.snr_db is not None:
+            tab.last_snr_db[slots] = batch.snr_db
+
+    # ------------------------------------------------------------------ class hint
+    def _track_class(self, slots, x) -> np.ndarray:
+        """"bird" for slow, low tracks with an erratic heading; "unknown" otherwise.
+
+        Rule: speed < bird_max_speed_mps, altitude (above the ellipsoid) < bird_max_altitude_m,
+        at least bird_min_updates updates, and heading consistency - the length of the
+        time-weighted mean of unit horizontal velocity vectors, 1 for a steady heading - below
+        bird_heading_consistency. A slow target whose heading the filter cannot establish
+        counts as erratic too.
+        """
+        cfg = self.config
+        tab = self.table
+        speed = np.linalg.norm(x[:, VEL], axis=1)
+        _, _, alt = geo.ecef_to_geodetic(x[:, POS])
+        consistency = np.linalg.norm(tab.heading_mean[slots], axis=1)
+        bird = ((speed < cfg.bird_max_speed_mps) & (alt < cfg.bird_max_altitude_m)
+                & (tab.n_updates[slots] >= cfg.bird_min_updates) & (consistency < cfg.bird_heading_consistency))
+        out = np.full(slots.size, "unknown", dtype=object)
+        out[bird] = "bird"
+        return out
