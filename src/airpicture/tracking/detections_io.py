@@ -196,13 +196,21 @@ def read_detections(path) -> Detections:
         return arr.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
     time = column("time")
-    pos_raw = np.column_stack([column(c) for c in pos_names]) if n else np.zeros((0, dim))
-    finite = np.isfinite(time) & np.all(np.isfinite(pos_raw), axis=1)
+    pos_columns = [column(c) for c in pos_names]
+    # Column by column: reductions along a short axis of a long array are slow in NumPy.
+    finite = np.isfinite(time)
+    for values in pos_columns:
+        finite &= np.isfinite(values)
+    pos_raw = np.column_stack(pos_columns) if n else np.zeros((0, dim))
     sigma = None
     if sigma_names:
-        sig = np.column_stack([column(c) for c in sigma_names]) if n else np.zeros((0, len(sigma_names)))
-        finite &= np.all(np.isfinite(sig), axis=1)
-        bad = finite & np.any(sig <= 0, axis=1)
+        sig_columns = [column(c) for c in sigma_names]
+        non_positive = np.zeros(n, bool)
+        for values in sig_columns:
+            finite &= np.isfinite(values)
+            non_positive |= values <= 0
+        sig = np.column_stack(sig_columns) if n else np.zeros((0, len(sigma_names)))
+        bad = finite & non_positive
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
             c = sigma_names[int(np.flatnonzero(sig[r] <= 0)[0])]
@@ -347,13 +355,17 @@ class TrackCsvWriter:
         k = int(np.asarray(track_id).shape[0])
         if k == 0:
             return
+        # Rounded to a millimetre (1e-9 degree, ~0.1 mm) and a mm/s: the numbers print shorter and faster, and
+        # no tracker is that accurate.
         if self.frame is None:
-            pos_cols = [position[:, i] for i in range(self.dim)]
+            pos_cols = [np.round(position[:, i], 3) for i in range(self.dim)]
             vel = velocity
         else:
             lat, lon, alt = self.frame.to_geodetic(position)
-            pos_cols = [np.degrees(lat), np.degrees(lon)] + ([alt] if self.dim == 3 else [])
+            pos_cols = [np.round(np.degrees(lat), 9), np.round(np.degrees(lon), 9)]
+            pos_cols += [np.round(alt, 3)] if self.dim == 3 else []
             vel = self.frame.velocity_to_local_enu(velocity, lat, lon)
+        vel = np.round(vel, 3)
         arrays = [pa.array(np.full(k, time)), pa.array(np.asarray(track_id, np.int64))]
         arrays += [pa.array(np.ascontiguousarray(c, dtype=np.float64)) for c in pos_cols]
         arrays += [pa.array(np.ascontiguousarray(vel[:, i], dtype=np.float64)) for i in range(self.dim)]
