@@ -203,3 +203,35 @@ def test_jpda_tracks_without_candidates_are_missed():
     pair_beta, miss_beta = jpda_weights(3, 1, np.array([1]), np.array([0]), np.array([1.0]), 0.9, 1.0, 1.0)
     assert miss_beta[0] == 1.0 and miss_beta[2] == 1.0
     assert pair_beta[0] + miss_beta[1] == pytest.approx(1.0)
+
+
+def _dense_optimum(n_tracks, n_meas, ti, mj, cost, miss):
+    """One global linear_sum_assignment over the whole (tracks x (meas + miss columns)) matrix."""
+    from scipy.optimize import linear_sum_assignment
+
+    big = 1e12
+    matrix = np.full((n_tracks, n_meas + n_tracks), big)
+    matrix[ti, mj] = cost
+    matrix[np.arange(n_tracks), n_meas + np.arange(n_tracks)] = miss
+    rows, cols = linear_sum_assignment(matrix)
+    return float(matrix[rows, cols].sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_cluster_decomposition_matches_one_global_assignment(seed):
+    # Points on a line with small gates: many clusters of every size, solved together vs one dense problem.
+    rng = np.random.default_rng(seed)
+    n_tracks, n_meas = 60, 80
+    tracks = rng.uniform(0, 100, (n_tracks, 1))
+    meas = rng.uniform(0, 100, (n_meas, 1))
+    ti, mj, d = gate_candidates(tracks, meas, 2.5, return_distance=True)
+    cost = d**2 + rng.uniform(-1, 1, d.size)
+    miss = rng.uniform(3, 7, n_tracks)
+    at, am = gnn_assign(n_tracks, n_meas, ti, mj, cost, miss_cost=miss)
+    lookup = dict(zip(zip(ti.tolist(), mj.tolist()), cost.tolist()))
+    total = sum(lookup[(t, m)] for t, m in zip(at.tolist(), am.tolist()))
+    total += miss[np.setdiff1d(np.arange(n_tracks), at)].sum()
+    assert total == pytest.approx(_dense_optimum(n_tracks, n_meas, ti, mj, cost, miss), rel=1e-9, abs=1e-9)
+    _, n_clusters, _, _ = pair_clusters(n_tracks, n_meas, ti, mj)
+    assert n_clusters >= 1
