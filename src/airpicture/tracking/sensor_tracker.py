@@ -69,9 +69,10 @@ class TrackerConfig:
     init_speed_sigma_mps: float = 350.0  # horizontal velocity prior of a new track (700 m/s = 2 sigma)
     init_vertical_speed_sigma_mps: float = 100.0
     init_turn_rate_sigma_rps: float = 0.05
-    max_speed_mps: float = 1000.0  # a one-plot track only looks this fast for its second plot
+    max_speed_mps: float = 1000.0  # gates never reach further; faster tentative tracks are dropped
     assumed_altitude_m: float = 3000.0  # where a 2D-radar plot starts a track
     assumed_altitude_sigma_m: float = 3000.0
+    vertical_speed_hold_sigma_mps: float = 10.0  # pseudo-measurement with plots lacking elevation; 0 = off
     frame_window_s: float = 1.0  # longest frame; capped at 1/4 radar scan and 1/2 EO update period
     pd: float = 0.9  # detection probability used by JPDA
     clutter_density: float | None = None  # JPDA clutter per unit measurement volume; None = from sensor params
@@ -128,7 +129,8 @@ class TrackerConfig:
                      "bird_heading_time_constant_s"):
             if not getattr(self, name) > 0:
                 bad(name, "must be positive")
-        for name in ("accel_psd_horizontal", "accel_psd_vertical", "turn_rate_psd", "init_turn_rate_sigma_rps"):
+        for name in ("accel_psd_horizontal", "accel_psd_vertical", "turn_rate_psd", "init_turn_rate_sigma_rps",
+                     "vertical_speed_hold_sigma_mps"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
         if not 0 < self.pd <= 1:
@@ -355,7 +357,7 @@ class SensorTracker:
                 if cfg.association == "jpda":
                     hit_local, meas_used, hit_meas = self._update_jpda(info, batch, slots, ti, mj, pred)
                 else:
-                    hit_local, meas_used, hit_meas = self._update_gnn(batch, slots, ti, mj, pred)
+                    hit_local, meas_used, hit_meas = self._update_gnn(info, batch, slots, ti, mj, pred)
                 hit_slots = slots[hit_local]
                 self._record_hit_attributes(hit_slots, s, batch, hit_meas)
         missed = self._charge_misses(info, s, slots, hit_slots, batch, t_lo, t_hi, t_mid)
@@ -364,6 +366,13 @@ class SensorTracker:
             self._sweep_end_az[s] = values[-1, AZIMUTH]
 
         # Tracks whose uncertainty has exploded are deleted whatever their miss count.
+        if hit_slots.size:
+            # A tentative track faster than anything that flies is clutter strung together.
+            young = hit_slots[tab.status[hit_slots] == TENTATIVE]
+            too_fast = young[np.linalg.norm(tab.x[young][:, VEL], axis=1) > cfg.max_speed_mps]
+            if too_fast.size:
+                tab.free(too_fast)
+                hit_slots = np.setdiff1d(hit_slots, too_fast)
         tab.record_scan(hit_slots, missed, t_hi)
         if missed.size:
             lost = missed[self._horizontal_sigma(missed, t_mid) > cfg.max_position_sigma_m]
@@ -548,14 +557,17 @@ class SensorTracker:
         return np.sqrt(bound / 2.0)
 
     # ------------------------------------------------------------------ association + update
-    def _update_gnn(self, batch, slots, ti, mj, pred):
+    def _update_gnn(self, info, batch, slots, ti, mj, pred):
         n_meas = len(batch)
-        logdet = -2.0 * pred["loglik"] - pred["d2"] - pred["dim"] * np.log(2 * np.pi)
-        cost = pred["d2"] + logdet
-        # A track prefers a miss to a pair at its gate boundary.
-        gate = np.array([np.inf] + [self._gate_d2[d] for d in range(1, 5)])[pred["dim"]]
-        miss_cost = np.full(slots.size, -np.inf)
-        np.maximum.at(miss_cost, ti, gate + logdet)
+        # Costs are -2 log likelihood ratios against "the plot is clutter": a pair costs
+        # d^2 + ln det(2 pi S) + 2 ln(clutter density / Pd), a miss -2 ln(1 - Pd). A precise
+        # track therefore beats a young one with a huge covariance for the same plot (a
+        # gate-boundary miss cost would cancel the ln det S terms and let the vaguer track win).
+        pd = self.config.pd
+        density = (self.config.clutter_density if self.config.clutter_density is not None
+                   else info.clutter_density(pred["dim"]))
+        cost = -2.0 * pred["loglik"] + 2.0 * np.log(density / pd)
+        miss_cost = -2.0 * np.log(max(1.0 - pd, 1e-9))
         at, am = association.gnn_assign(slots.size, n_meas, ti, mj, cost, miss_cost)
         # Back from the assignment to the pair rows holding the predictions.
         key = ti * n_meas + mj
@@ -564,6 +576,7 @@ class SensorTracker:
         mx, mp, mu, _ = imm.imm_update(pred["mode_x"][rows], pred["mode_P"][rows], pred["c"][rows],
                                        batch.values[am], batch.sigmas[am], self._site_array(batch, am, "ecef"),
                                        self._site_array(batch, am, "rotation"))
+        mx, mp = self._hold_vertical_speed(mx, mp, batch, am)
         self._store(slots[at], mx, mp, mu, batch.time[am])
         used = np.zeros(n_meas, bool)
         used[am] = True
@@ -624,6 +637,34 @@ class SensorTracker:
         first = np.r_[True, ti[order][1:] != ti[order][:-1]]
         best[ti[order][first]] = mj[order][first]
         return hit, used, best[hit]
+
+    def _hold_vertical_speed(self, mode_x, mode_P, batch, rows):
+        """Pseudo-measurement 'vertical speed = 0 +- vertical_speed_hold_sigma_mps' with plots
+        that carry no elevation (2D radar, range-only): height is unobservable from them, and
+        without this the filter would trade range errors for a vertical speed random walk that
+        drags the altitude - and through the slant range, the horizontal position - away."""
+        sigma = self.config.vertical_speed_hold_sigma_mps
+        no_el = ~filters.measured_columns(batch.values[rows], batch.sigmas[rows])[:, ELEVATION]
+        if sigma <= 0 or not no_el.any():
+            return mode_x, mode_P
+        sel = np.flatnonzero(no_el)
+        k, m = sel.size, mode_x.shape[1]
+        x = mode_x[sel].reshape(k * m, STATE_DIM)
+        p = mode_P[sel].reshape(k * m, STATE_DIM, STATE_DIM)
+        up = filters.up_vectors(x[:, POS])
+        h = np.zeros((k * m, STATE_DIM))
+        h[:, VEL] = up
+        ph = np.einsum("kij,kj->ki", p, h)
+        s = np.einsum("ki,ki->k", h, ph) + sigma**2
+        gain = ph / s[:, None]
+        x = x - gain * np.einsum("ki,ki->k", h, x)[:, None]
+        ikh = np.eye(STATE_DIM) - gain[:, :, None] * h[:, None, :]
+        p = ikh @ p @ np.swapaxes(ikh, -1, -2) + sigma**2 * gain[:, :, None] * gain[:, None, :]
+        mode_x = mode_x.copy()
+        mode_P = mode_P.copy()
+        mode_x[sel] = x.reshape(k, m, STATE_DIM)
+        mode_P[sel] = p.reshape(k, m, STATE_DIM, STATE_DIM)
+        return mode_x, mode_P
 
     def _mode_matched_predict(self, mode_x, mode_P, dt):
         m = self.modes.n_modes
