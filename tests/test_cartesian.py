@@ -153,3 +153,17 @@ def test_clutter_does_not_explode_candidate_tracks():
         tracker.step(4.0 * k, rng.uniform(0, side, (n_clutter, 2)))
         sizes.append(len(tracker.table))
     assert max(sizes) < 0.5 * n_clutter
+
+
+@pytest.mark.parametrize("association", ["gnn", "jpda"])
+def test_score_confirmation_confirms_targets_and_rarely_clutter(association):
+    times, truth, scans = _crossing_scenario(13, clutter_per_scan=40)
+    area = 40_000.0**2
+    tracker = CartesianTracker(dim=2, sigma_m=30.0, q=0.2, association=association, confirm=(3, 6), pd=0.95,
+                               clutter_density=40 / area, score_thresholds=(np.log(1000.0), np.log(0.1)))
+    for t, z in scans:
+        r = tracker.step(t, z)
+    d = np.linalg.norm(r.position[:, None, :] - truth[-1][None, :, :], axis=2)
+    assert np.all(d.min(axis=0) < 150.0)  # both targets confirmed
+    assert len(r) <= 3  # at most one clutter-born track alive at the end
+    assert np.all(tracker.table.score[tracker.table.active_slots(CONFIRMED)] > 0)

@@ -131,12 +131,18 @@ class CartesianTracker:
         False alarms per m^dim per scan (JPDA only); estimated per scan from the detections' bounding box if None.
     keep_history : bool
         Keep every step's report for :meth:`history`.
+    score_thresholds : (confirm, delete), optional
+        Confirm tentative tracks by a log-likelihood-ratio track score instead of M hits: each scan adds
+        ``ln(Pd g / clutter_density)`` for a hit (``g`` the Gaussian likelihood of the detection),
+        ``ln(1 - Pd Pg)`` for a miss (JPDA: ``ln(1 - Pd Pg + sum_j Pd g_j / clutter_density)``); a tentative track is
+        confirmed when its score reaches ``confirm`` and dropped at ``delete`` or after N scans of ``confirm``
+        (Wald's test: ``confirm = ln((1 - beta) / alpha)``, ``delete = ln(beta / (1 - alpha))``).
     """
 
     def __init__(self, dim: int = 2, sigma_m: float = 50.0, q: float = 0.2, confirm=(3, 3), delete_after: int = 3,
                  gate: float = 0.999, association: str = "gnn", *, max_speed: float = 350.0, pd: float = 0.9,
                  clutter_density: float | None = None, keep_history: bool = True, capacity: int = 1024,
-                 tentative_gate: float | None = None):
+                 tentative_gate: float | None = None, score_thresholds: tuple[float, float] | None = None):
         if dim not in (2, 3):
             raise ValueError("dim must be 2 or 3")
         if not sigma_m > 0:
@@ -169,7 +175,10 @@ class CartesianTracker:
         if not 0 < tentative_gate < 1:
             raise ValueError("tentative_gate must be a probability in (0, 1)")
         self.gamma_tentative = min(chi2_quantile(tentative_gate, dim), self.gamma)
-        self.table = TrackTable(confirm=confirm, delete_after=delete_after, capacity=capacity)
+        self.score_mode = score_thresholds is not None
+        score_confirm, score_delete = score_thresholds if self.score_mode else (None, None)
+        self.table = TrackTable(confirm=confirm, delete_after=delete_after, capacity=capacity,
+                                score_confirm=score_confirm, score_delete=score_delete)
         self.table.add_field("position", (dim,), np.float64, np.nan)
         self.table.add_field("velocity", (dim,), np.float64, np.nan)
         # Per-axis covariance blocks: [Ppp, Ppv, Pvv].
@@ -223,17 +232,24 @@ class CartesianTracker:
             self._predict(dt)
 
         claimed = np.zeros(n, bool)
+        hit_llr = miss_llr = None
         if active.size and n:
             if self.association == "gnn":
-                hit, claimed = self._associate_gnn(active, points, var)
+                hit, claimed, hit_llr = self._associate_gnn(active, points, var)
             else:
-                hit, claimed = self._associate_jpda(active, points, var)
+                hit, claimed, track_llr = self._associate_jpda(active, points, var)
         else:
             hit = np.zeros(0, np.int64)
         missed = np.setdiff1d(active, hit, assume_unique=True)
         # A track already updated (or born) at this very time by another sensor's scan is not missed again.
         missed = missed[t.last_update_time[missed] != time]
-        t.record_scan(hit, missed, time)
+        if self.score_mode:
+            if self.association == "jpda" and active.size and n:
+                hit_llr = track_llr[np.searchsorted(active, hit)]
+                miss_llr = track_llr[np.searchsorted(active, missed)]
+            else:
+                miss_llr = np.log1p(-self.pd * self.gate_probability)
+        t.record_scan(hit, missed, time, hit_score=hit_llr, miss_score=miss_llr)
 
         leftover = np.flatnonzero(~claimed)
         left_pos, left_var = points[leftover], var[leftover]
@@ -338,6 +354,8 @@ class CartesianTracker:
             ti, mj, innov, s, cost = ti[inside], mj[inside], innov[inside], s[inside], cost[inside]
         claimed = np.zeros(n, bool)
         hit_local = []
+        llr_local = []
+        density = self._clutter_density(points, active.size) if self.score_mode else 1.0
         # Confirmed and coasting tracks choose first; tentative tracks share the detections left over.
         for tier in (firm, ~firm):
             on = tier[ti] & ~claimed[mj]
@@ -351,25 +369,43 @@ class CartesianTracker:
                 order = np.argsort(key)
                 pos = order[np.searchsorted(key[order], at * n + am)]
                 pick = rows[pos]
+                if self.score_mode:
+                    # Log-likelihood ratio, target vs clutter: ln(Pd N(y; 0, S) / clutter density).
+                    llr_local.append(np.log(self.pd) - 0.5 * (cost[pick] + self.dim * np.log(2 * np.pi))
+                                     - np.log(density))
                 self._kalman_update(active[at], innov[pick], s[pick])
                 claimed[am] = True
                 hit_local.append(at)
-        hit = active[np.concatenate(hit_local)] if hit_local else np.zeros(0, np.int64)
-        return np.sort(hit), claimed
+        if not hit_local:
+            return np.zeros(0, np.int64), claimed, (np.zeros(0) if self.score_mode else None)
+        hit = active[np.concatenate(hit_local)]
+        order = np.argsort(hit)
+        llr = np.concatenate(llr_local)[order] if self.score_mode else None
+        return hit[order], claimed, llr
+
+    def _clutter_density(self, points, n_tracks: int) -> float:
+        """False alarms per unit volume: the configured value, or this scan's excess over expected target
+        detections spread over the detections' bounding box."""
+        if self.clutter_density is not None:
+            return float(self.clutter_density)
+        n = points.shape[0]
+        extent = np.ptp(points, axis=0) if n > 1 else np.ones(self.dim)
+        volume = float(np.prod(np.maximum(extent, 1.0)))
+        return max(n - n_tracks * self.pd, 1.0) / volume
 
     def _associate_jpda(self, active, points, var):
         t = self.table
         n = points.shape[0]
         ti, mj, innov, s, d2 = self._candidates(active, points, var)
         claimed = np.zeros(n, bool)
+        miss_weight = 1.0 - self.pd * self.gate_probability
         if ti.size == 0:
-            return np.zeros(0, np.int64), claimed
+            return np.zeros(0, np.int64), claimed, np.full(active.size, np.log(miss_weight))
         likelihood = np.exp(-0.5 * d2) / np.sqrt(np.prod(2 * np.pi * s, axis=1))
-        density = self.clutter_density
-        if density is None:
-            extent = np.ptp(points, axis=0) if n > 1 else np.ones(self.dim)
-            volume = float(np.prod(np.maximum(extent, 1.0)))
-            density = max(n - active.size * self.pd, 1.0) / volume
+        density = self._clutter_density(points, active.size)
+        # Track score increment (integrated PDA): ln(1 - Pd Pg + sum_j Pd g_j / clutter density).
+        evidence = np.full(active.size, miss_weight)
+        np.add.at(evidence, ti, self.pd * likelihood / density)
         pair_beta, miss_beta = jpda_weights(active.size, n, ti, mj, likelihood, self.pd, self.gate_probability,
                                             density)
         # Per-pair Kalman posteriors, then the Gaussian mixture collapsed per axis.
@@ -399,7 +435,7 @@ class CartesianTracker:
         t.cov[active] = new
         hit = active[(1.0 - miss_beta) > 0.5]
         claimed[mj] = True
-        return np.sort(hit), claimed
+        return np.sort(hit), claimed, np.log(evidence)
 
     # ------------------------------------------------------------------ initiation
     def _initiate(self, time: float, points, var) -> cKDTree | None:

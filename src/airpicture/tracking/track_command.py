@@ -20,7 +20,7 @@ __all__ = ["run_track"]
 
 def run_track(input_path, output_path, sigma_m: float = 50.0, confirm: str = "3/3", delete_after: int = 3,
               association: str = "gnn", *, q: float = 0.2, max_speed: float = 350.0, gate: float = 0.999,
-              pd: float = 0.9) -> dict:
+              pd: float = 0.9, score_thresholds: tuple[float, float] | None = None) -> dict:
     """Track the detections in ``input_path`` (CSV) and write one row per confirmed track per scan time.
 
     Parameters
@@ -42,7 +42,10 @@ def run_track(input_path, output_path, sigma_m: float = 50.0, confirm: str = "3/
     gate : float
         Chi-square gate probability (< 1) or Euclidean gate radius in metres (>= 1).
     pd : float
-        Detection probability (JPDA only).
+        Detection probability (JPDA and track score).
+    score_thresholds : (confirm, delete), optional
+        Confirm by log-likelihood-ratio track score instead of M hits (see CartesianTracker); N of ``confirm``
+        is then the longest a track may stay tentative.
 
     Returns
     -------
@@ -74,6 +77,7 @@ def run_track(input_path, output_path, sigma_m: float = 50.0, confirm: str = "3/
 
     tracker = CartesianTracker(det.dim, sigma_m, q=q, confirm=(m, n), delete_after=int(delete_after), gate=gate,
                                association=association, max_speed=max_speed, pd=pd, keep_history=False,
+                               score_thresholds=score_thresholds,
                                capacity=max(1024, _expected_tracks(det)))
     writer = TrackCsvWriter(output_path, det.dim, det.frame)
     track_s = 0.0
