@@ -290,7 +290,7 @@ def _versions() -> str:
     return ", ".join(parts)
 
 
-def render(results: list[dict], seed: int, command: str) -> str:
+def render(results: list[dict], seed: int, command: str, load: str = "") -> str:
     by_n = {}
     for r in results:
         by_n.setdefault(r["n"], {})[r["tracker"]] = r
@@ -336,7 +336,7 @@ def render(results: list[dict], seed: int, command: str) -> str:
         "- GOSPA per scan is the sum of localisation (m), and c/2 per missed truth and per false track; the table "
         "gives the means over the 25 scans.",
         "",
-        f"Machine: {_machine()}. Versions: {_versions()}.",
+        f"Machine: {_machine()}{load}. Versions: {_versions()}.",
         "",
         f"Reproduce: `{command}`",
         END,
@@ -380,6 +380,7 @@ def main(argv=None) -> int:
         folder = args.workdir
         folder.mkdir(parents=True, exist_ok=True)
     results = []
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     try:
         for n in args.sizes:
             det_path, truth_path = make_scenario(n, args.seed, folder)
@@ -399,7 +400,10 @@ def main(argv=None) -> int:
             tmp.cleanup()
     given = sys.argv[1:] if argv is None else list(argv)
     command = " ".join([".venv/bin/python bench/bench_stonesoup.py"] + given)
-    table = render(results, args.seed, command)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    # Other work on the machine slows both trackers; the 1-minute load average says how busy it was.
+    load = f"; 1-min load average {load_before:.1f} at the start, {load_after:.1f} at the end"
+    table = render(results, args.seed, command, load)
     print(table)
     if not args.no_write:
         write_section(table)
