@@ -464,7 +464,7 @@ class _Writer:
                 self.leaves(here, v, self.emit(f"{_toml_key(k)} = {self.inline(v)}  # c [x] = 1"))
         for k, v, how in deferred:
             here = path + (k,)
-            header = ".".join(_toml_key(p) for p in here)
+            header = ".".join(_toml_key(p) for p in here if isinstance(p, str))  # [[a]] then [a.b]: last a
             if how == "table":
                 self.expected[here] = self.emit(f"[{header}]")
                 self.table(here, v)

@@ -115,8 +115,11 @@ class _Scanner:
                     self._advance()
                     return
                 self._record(path + (index,), self.line)
+                before = self.i
                 self._value(path + (index,))
                 index += 1
+                if self.i == before:  # not understood: skip a character rather than loop forever
+                    self._advance()
                 self._skip_blank(newlines=True)
                 if self._peek() == ",":
                     self._advance()
@@ -128,12 +131,15 @@ class _Scanner:
                     self._advance()
                     return
                 line = self.line
+                before = self.i
                 keys = tuple(self._key())
                 for n in range(1, len(keys) + 1):
                     self._record(path + keys[:n], line)
                 if self._peek() == "=":
                     self._advance()
                 self._value(path + keys)
+                if self.i == before:
+                    self._advance()
                 self._skip_blank(newlines=True)
                 if self._peek() == ",":
                     self._advance()
@@ -158,6 +164,7 @@ class _Scanner:
             if self.i >= len(self.s):
                 return self.lines
             line = self.line
+            before = self.i
             if self._peek() == "[":
                 is_array = self._peek(1) == "["
                 self._advance(2 if is_array else 1)
@@ -182,6 +189,8 @@ class _Scanner:
                 self._value(table + keys)
             # Anything left on the line is a comment or whitespace.
             self._skip_blank(newlines=False)
+            if self.i == before:  # not understood: skip a character rather than loop forever
+                self._advance()
 
 
 def key_lines(text: str) -> dict[tuple, int]:
