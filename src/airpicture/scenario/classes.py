@@ -142,14 +142,15 @@ TARGET_CLASSES: dict[str, TargetClass] = {
              max_bank_rad=math.acos(1.0 / 3.0), max_accel_mps2=5.0, max_vertical_accel_mps2=10.0,
              roll_in_time_s=0.5, default_altitude_m=35.0, max_altitude_m=10_000.0, rcs_m2=0.1, swerling=1,
              description="subsonic sea-skimming cruise missile (Tomahawk / Storm Shadow class)"),
-        # A flock of gulls or starlings: 10-20 m/s, wandering heading, a few hundred metres
-        # up; one large bird is ~ 0.01 m^2, a small flock a few times that. Wing beats
-        # make the echo fluctuate fast (Swerling 2).
+        # A flock of gulls or starlings: 10-20 m/s, a few hundred metres up; one large bird
+        # is ~ 0.01 m^2, a small flock a few times that. Wing beats make the echo fluctuate
+        # fast (Swerling 2). Foraging flocks wheel about: heading offsets of ~ 90 deg
+        # (1 sigma) that decorrelate in ~ 10 s, unlike a drone flying its route.
         _cls(name="bird_flock", category="bird", min_speed_mps=8.0, cruise_speed_mps=14.0,
              max_speed_mps=20.0, max_climb_mps=2.0, max_descent_mps=3.0, max_turn_rate_rps=30.0 * DEG,
              max_bank_rad=60.0 * DEG, max_accel_mps2=2.0, max_vertical_accel_mps2=1.0, roll_in_time_s=1.0,
              default_altitude_m=150.0, max_altitude_m=3_000.0, rcs_m2=0.05, swerling=2,
-             wander_heading_rad=50.0 * DEG, wander_time_s=20.0, wander_speed_fraction=0.2,
+             wander_heading_rad=90.0 * DEG, wander_time_s=10.0, wander_speed_fraction=0.2,
              wander_altitude_m=30.0, description="flock of birds (gulls / starlings)"),
     ]
 }
