@@ -19,7 +19,7 @@ import numpy as np
 
 from . import geo
 from .measurements import FALSE_ALARM, MeasurementBatch
-from .tracks import CONFIRMED, TrackStates
+from .tracks import TrackStates
 from .truth import Truth
 
 EVAL_STEP_S = 1.0  # metrics are computed on a 1 s grid (both truth and tracks sampled there)
@@ -101,7 +101,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
 
     # --- metrics --------------------------------------------------------------------
     truth_t, truth_id, truth_pos, truth_vel, alive = _truth_samples(truth, eval_times)
-    confirmed = tracks.take(tracks.status == CONFIRMED)
+    confirmed = tracks.take(tracks.in_picture())
     gospa = gospa_sequence(truth_t, truth_id, truth_pos, confirmed.time, confirmed.track_id,
                            confirmed.position, c=GOSPA_C_M, p=GOSPA_P)
     observable = observable_mask(scenario.sensors, truth, eval_times)

@@ -8,6 +8,8 @@ import numpy as np
 
 TENTATIVE, CONFIRMED, COASTING = 1, 2, 3
 STATUS_NAMES = {TENTATIVE: "tentative", CONFIRMED: "confirmed", COASTING: "coasting"}
+# What an operator's picture shows: confirmed tracks, including those coasting through a miss.
+PICTURE_STATUSES = (CONFIRMED, COASTING)
 
 
 @dataclass
@@ -50,6 +52,10 @@ class TrackStates:
             cov,
             cls_,
         )
+
+    def in_picture(self) -> np.ndarray:
+        """(n,) bool: rows an operator sees (confirmed or coasting), the rows metrics score."""
+        return np.isin(self.status, PICTURE_STATUSES)
 
     def take(self, index) -> "TrackStates":
         return TrackStates(
