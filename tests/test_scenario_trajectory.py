@@ -352,3 +352,27 @@ def test_polynomial_smoother_matches_scipy_savgol():
         np.testing.assert_allclose(smooth, savgol_filter(y, window, 2, axis=0, mode="interp"), atol=1e-9)
         np.testing.assert_allclose(deriv, savgol_filter(y, window, 2, deriv=1, delta=0.5, axis=0, mode="interp"),
                                    atol=1e-9)
+
+
+def test_edge_geometries_antimeridian_pole_duplicate_waypoints_late_start():
+    targets = [
+        TargetSpec("anti", "airliner", 0.0, [wp(50, 179.5, 10_000, 230), wp(50.2, -179.2, 10_000)]),
+        TargetSpec("dup", "helicopter", 0.0, [wp(38, 12, 300, 30), wp(38, 12, 300), wp(38.02, 12, 300),
+                                               wp(38.02, 12, 300)]),
+        TargetSpec("polar", "airliner", 0.0, [wp(89.5, 0, 10_000, 230), wp(89.5, 180, 10_000)]),
+        TargetSpec("late", "airliner", 700.0, [wp(38, 12, 300, 100), wp(38.1, 12, 300)]),
+    ]
+    truth = build_truth(scenario(targets, duration=600))
+    ends = [(50.2, -179.2), (38.02, 12.0), (89.5, 180.0)]
+    for i, (lat_end, lon_end) in enumerate(ends):
+        idx = alive_index(truth, i)
+        assert idx.size > 10 and idx[-1] < len(truth.times) - 1, truth.names[i]
+        last_alt = geo.ecef_to_geodetic(truth.position_ecef[i, idx[-1]])[2]
+        goal = geo.geodetic_to_ecef(lat_end * D, lon_end * D, last_alt)
+        speed = np.linalg.norm(truth.velocity_ecef[i, idx[-1]])
+        assert np.linalg.norm(truth.position_ecef[i, idx[-1]] - goal) <= speed * truth.dt + 1.0, truth.names[i]
+        p, v = truth.position_ecef[i, idx], truth.velocity_ecef[i, idx]
+        err = np.linalg.norm(np.diff(p, axis=0) / truth.dt - 0.5 * (v[1:] + v[:-1]), axis=1)
+        assert err.max() < 0.05, truth.names[i]
+    # Starting after the end of the scenario: never alive.
+    assert alive_index(truth, 3).size == 0 and np.isnan(truth.extra["start_time_s"][3])
