@@ -28,7 +28,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .. import geo
-from ..tracks import CONFIRMED
+from ..tracks import CONFIRMED, PICTURE_STATUSES
 from .basemap import load_base_map
 
 SEA_COLOUR = "#dbe7f0"
@@ -95,7 +95,7 @@ def _truth_lines(truth) -> list[np.ndarray]:
 
 
 def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
-    """Track ids, one lon/lat line each and a label, from the CONFIRMED rows, in time order.
+    """Track ids, one lon/lat line each and a label, from the confirmed and coasting rows, in time order.
 
     The label is the track number, followed by the track's latest class hint when it has
     one worth showing ("T12 bird").
@@ -103,7 +103,7 @@ def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     if tracks is None or len(tracks) == 0:
         return np.zeros(0, np.int64), [], []
     position = np.asarray(tracks.position)
-    confirmed = np.flatnonzero((np.asarray(tracks.status) == CONFIRMED) & np.isfinite(position).all(axis=1))
+    confirmed = np.flatnonzero(np.isin(np.asarray(tracks.status), PICTURE_STATUSES) & np.isfinite(position).all(axis=1))
     if confirmed.size == 0:
         return np.zeros(0, np.int64), [], []
     ids = np.asarray(tracks.track_id)[confirmed]
