@@ -21,7 +21,19 @@ Model
   Both points count as hits towards M-of-N confirmation. With clutter density ``rho`` (per m^2) the number of
   seed pairs per scan is about ``n_unclaimed * rho * pi * (max_speed * dt)^2``, proportional to the clutter, not
   its square.
-- Management: :class:`airpicture.tracking.management.TrackTable` (M-of-N, coasting, deletion, stable numbers).
+- Management: :class:`airpicture.tracking.management.TrackTable` (M-of-N or track score, coasting, deletion,
+  stable numbers).
+
+Use
+---
+::
+
+    from airpicture.tracking.cartesian import CartesianTracker
+
+    tracker = CartesianTracker(dim=2, sigma_m=50.0, q=0.2, confirm=(3, 3), delete_after=3)
+    for time, points in scans:                  # points: (n, 2) array, metres
+        report = tracker.step(time, points)     # report.track_id, .position, .velocity, .status (confirmed now)
+    columns = tracker.history()                 # every reported row: time, track_id, position, velocity, status
 """
 
 from __future__ import annotations
