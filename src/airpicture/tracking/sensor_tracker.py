@@ -79,9 +79,10 @@ class TrackerConfig:
     eo_charges_misses: bool = False  # whether EO updates that miss a track count as misses
     bird_max_speed_mps: float = 25.0
     bird_max_altitude_m: float = 1500.0
-    bird_heading_consistency: float = 0.85  # |mean unit heading| below this = erratic
-    bird_heading_time_constant_s: float = 20.0
-    bird_min_updates: int = 5
+    bird_heading_consistency: float = 0.95  # |mean unit heading| below this = erratic: "bird" latches on
+    bird_steady_consistency: float = 0.99  # ... and at or above this = steady: the latch releases
+    bird_heading_time_constant_s: float = 30.0
+    bird_min_updates: int = 2
 
     def __post_init__(self) -> None:
         self.validate()
@@ -124,6 +125,8 @@ class TrackerConfig:
             bad("association", f"must be one of {ASSOCIATORS}")
         if self.motion not in MOTIONS:
             bad("motion", f"must be one of {MOTIONS}")
+        if not 0 < self.bird_heading_consistency <= self.bird_steady_consistency <= 1:
+            bad("bird_heading_consistency", "needs 0 < bird_heading_consistency <= bird_steady_consistency <= 1")
         for name in ("max_position_sigma_m", "init_speed_sigma_mps", "max_speed_mps", "init_vertical_speed_sigma_mps",
                      "assumed_altitude_sigma_m", "frame_window_s", "imm_transition_interval_s",
                      "bird_heading_time_constant_s"):
@@ -264,6 +267,7 @@ class SensorTracker:
         t.add_field("last_sensor", (), np.int32, -1)
         t.add_field("n_updates", (), np.int32, 0)
         t.add_field("heading_mean", (3,), np.float64, 0.0)
+        t.add_field("erratic", (), bool, True)  # a heading not yet established counts as erratic
         t.add_field("last_hit_by_sensor", (max(len(self.sensors), 1),), np.float64, -np.inf)
         # chi-square quantiles (scipy.special: importing scipy.stats costs seconds)
         self._gate_d2 = {d: float(2.0 * gammaincinv(d / 2.0, self.config.gate_probability)) for d in range(1, 5)}
@@ -717,6 +721,10 @@ class SensorTracker:
         alpha = 1.0 - np.exp(-np.nan_to_num(dt, nan=np.inf) / self.config.bird_heading_time_constant_s)
         alpha = np.maximum(alpha, 1.0 / np.maximum(tab.n_updates[hit_slots] - 1, 1))
         tab.heading_mean[hit_slots] = (1 - alpha)[:, None] * tab.heading_mean[hit_slots] + alpha[:, None] * unit
+        # Hysteresis: erratic once the heading wanders, until it has been steady for a while.
+        consistency = np.linalg.norm(tab.heading_mean[hit_slots], axis=1)
+        tab.erratic[hit_slots] = ((tab.erratic[hit_slots] | (consistency < self.config.bird_heading_consistency))
+                                  & (consistency < self.config.bird_steady_consistency))
 
     # ------------------------------------------------------------------ misses
     def _charge_misses(self, info: _SensorInfo, s, slots, hit_slots, batch, t_lo, t_hi, t_mid):
@@ -807,19 +815,24 @@ class SensorTracker:
     def _track_class(self, slots, x) -> np.ndarray:
         """"bird" for slow, low tracks with an erratic heading; "unknown" otherwise.
 
-        Rule: speed < bird_max_speed_mps, altitude (above the ellipsoid) < bird_max_altitude_m,
-        at least bird_min_updates updates, and heading consistency - the length of the
-        time-weighted mean of unit horizontal velocity vectors, 1 for a steady heading - below
-        bird_heading_consistency. A slow target whose heading the filter cannot establish
-        counts as erratic too.
+        Rule: speed minus its 1-sigma below bird_max_speed_mps, altitude (above the ellipsoid) < bird_max_altitude_m,
+        at least bird_min_updates updates, and an erratic heading. Heading consistency is the
+        length of the exponentially time-weighted mean (bird_heading_time_constant_s) of unit
+        horizontal velocity vectors, 1 for a steady heading. A track becomes erratic when it
+        falls below bird_heading_consistency and stays so until it reaches
+        bird_steady_consistency (hysteresis, so a flock's straight stretches do not flip it).
+        A slow target whose heading the filter cannot establish counts as erratic too.
         """
         cfg = self.config
         tab = self.table
         speed = np.linalg.norm(x[:, VEL], axis=1)
+        # "Slow" unless confidently fast: a young track's speed is still mostly noise.
+        along = x[:, VEL] / np.maximum(speed, 1e-9)[:, None]
+        p_vel = self.table.P[slots][:, VEL, VEL]
+        speed_sigma = np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", along, p_vel, along), 0.0))
         _, _, alt = geo.ecef_to_geodetic(x[:, POS])
-        consistency = np.linalg.norm(tab.heading_mean[slots], axis=1)
-        bird = ((speed < cfg.bird_max_speed_mps) & (alt < cfg.bird_max_altitude_m)
-                & (tab.n_updates[slots] >= cfg.bird_min_updates) & (consistency < cfg.bird_heading_consistency))
+        bird = ((speed - speed_sigma < cfg.bird_max_speed_mps) & (alt < cfg.bird_max_altitude_m)
+                & (tab.n_updates[slots] >= cfg.bird_min_updates) & tab.erratic[slots])
         out = np.full(slots.size, "unknown", dtype=object)
         out[bird] = "bird"
         return out
