@@ -37,7 +37,7 @@ _EMPTY = np.zeros(0, np.int64)
 
 # Radii are grouped into geometric bins so one kd-tree query per bin needs no per-track loop, while a few coasting
 # tracks with huge gates do not inflate the query radius of everyone else.
-_RADIUS_BIN_RATIO = 1.25
+_RADIUS_BIN_RATIO = 2.0
 
 
 def _fast_tree(points: np.ndarray) -> cKDTree:

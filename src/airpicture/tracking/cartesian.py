@@ -360,7 +360,8 @@ class CartesianTracker:
             miss_cost = self.gamma + _row_sum(np.log(t.cov[active, :, 0] + ref_var))
         else:
             miss_cost = None
-        firm = np.isin(t.status[active], (CONFIRMED, COASTING))
+        status = t.status[active]
+        firm = (status == CONFIRMED) | (status == COASTING)
         if self.gate_radius is None and self.gamma_tentative < self.gamma:
             inside = firm[ti] | (d2 <= self.gamma_tentative)
             ti, mj, innov, s, cost = ti[inside], mj[inside], innov[inside], s[inside], cost[inside]
