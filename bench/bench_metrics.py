@@ -16,6 +16,7 @@ Writes its table between the bench_metrics markers in BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -34,6 +35,7 @@ START, END = "<!-- bench_metrics:start -->", "<!-- bench_metrics:end -->"
 C, P = 500.0, 1.0
 THRESHOLD, CONFIRM_HITS, END_MISSES = 500.0, 3, 2
 STEPS, DT = 25, 4.0
+LOAD_AT_START = os.getloadavg()[0]
 
 
 def make_scene(n: int, seed: int = 0):
@@ -157,7 +159,9 @@ def table(rows) -> str:
         " 5 % renumbered half way, N/20 false tracks. GOSPA c = 500 m, p = 1 (mean over steps of the per-step"
         " distance); SIAP with TrackToTruth association (500 m, 3 hits, 2 misses). Stone Soup timed on its metric"
         " call only; ours best of 5 (1 run above N = 1000), from columns.",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}, one process.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} logical cores, Python {platform.python_version()}, one"
+        f" process; 1-min load average {LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+        " (a shared machine slows both sides alike; the speed-up is the robust figure).",
         "",
         "| N truths | tracks | GOSPA ours | GOSPA Stone Soup | speed-up | SIAP ours | SIAP Stone Soup | speed-up |"
         " GOSPA mean (ours / SS) | max abs diff per step | SIAP max rel diff |",
