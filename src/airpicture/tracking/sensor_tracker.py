@@ -723,8 +723,11 @@ class SensorTracker:
         tab.heading_mean[hit_slots] = (1 - alpha)[:, None] * tab.heading_mean[hit_slots] + alpha[:, None] * unit
         # Hysteresis: erratic once the heading wanders, until it has been steady for a while.
         consistency = np.linalg.norm(tab.heading_mean[hit_slots], axis=1)
-        tab.erratic[hit_slots] = ((tab.erratic[hit_slots] | (consistency < self.config.bird_heading_consistency))
-                                  & (consistency < self.config.bird_steady_consistency))
+        # The mean of a few headings is trivially consistent: release only once it spans a time constant.
+        span = t_hit - tab.birth_time[hit_slots]
+        steady = (consistency >= self.config.bird_steady_consistency) & (
+            span >= self.config.bird_heading_time_constant_s)
+        tab.erratic[hit_slots] = (tab.erratic[hit_slots] | (consistency < self.config.bird_heading_consistency)) & ~steady
 
     # ------------------------------------------------------------------ misses
     def _charge_misses(self, info: _SensorInfo, s, slots, hit_slots, batch, t_lo, t_hi, t_mid):
@@ -815,7 +818,7 @@ class SensorTracker:
     def _track_class(self, slots, x) -> np.ndarray:
         """"bird" for slow, low tracks with an erratic heading; "unknown" otherwise.
 
-        Rule: speed minus its 1-sigma below bird_max_speed_mps, altitude (above the ellipsoid) < bird_max_altitude_m,
+        Rule: speed minus twice its 1-sigma below bird_max_speed_mps, altitude (above the ellipsoid) < bird_max_altitude_m,
         at least bird_min_updates updates, and an erratic heading. Heading consistency is the
         length of the exponentially time-weighted mean (bird_heading_time_constant_s) of unit
         horizontal velocity vectors, 1 for a steady heading. A track becomes erratic when it
@@ -831,7 +834,7 @@ class SensorTracker:
         p_vel = self.table.P[slots][:, VEL, VEL]
         speed_sigma = np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", along, p_vel, along), 0.0))
         _, _, alt = geo.ecef_to_geodetic(x[:, POS])
-        bird = ((speed - speed_sigma < cfg.bird_max_speed_mps) & (alt < cfg.bird_max_altitude_m)
+        bird = ((speed - 2.0 * speed_sigma < cfg.bird_max_speed_mps) & (alt < cfg.bird_max_altitude_m)
                 & (tab.n_updates[slots] >= cfg.bird_min_updates) & tab.erratic[slots])
         out = np.full(slots.size, "unknown", dtype=object)
         out[bird] = "bird"
