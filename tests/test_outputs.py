@@ -378,5 +378,6 @@ def test_confirmed_lines_group_rows_by_track_in_time_order_with_class_labels():
     ids, lines, labels = _confirmed_lines(tracks)
     assert ids.tolist() == [5, 6]
     np.testing.assert_allclose(lines[0], [[14.1, 37.1], [14.0, 37.0], [14.2, 37.2]], atol=1e-9)  # by time
-    np.testing.assert_allclose(lines[1], [[13.0, 36.0]], atol=1e-9)  # the coasting row is left out
-    assert labels == ["T5 bird", "T6"]
+    # A coasting row stays in the picture (the operator still sees the track); tentative ones do not.
+    np.testing.assert_allclose(lines[1], [[13.0, 36.0], [13.5, 36.5]], atol=1e-9)
+    assert labels == ["T5 bird", "T6 fighter"]
