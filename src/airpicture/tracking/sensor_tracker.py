@@ -80,8 +80,8 @@ class TrackerConfig:
     bird_max_speed_mps: float = 25.0
     bird_max_altitude_m: float = 1500.0
     bird_heading_consistency: float = 0.95  # |mean unit heading| below this = erratic: "bird" latches on
-    bird_steady_consistency: float = 0.99  # ... and at or above this = steady: the latch releases
-    bird_heading_time_constant_s: float = 30.0
+    bird_steady_consistency: float = 0.98  # ... and at or above this = steady: the latch releases
+    bird_heading_time_constant_s: float = 15.0
     bird_min_updates: int = 2
 
     def __post_init__(self) -> None:
@@ -604,6 +604,7 @@ class SensorTracker:
         site = info.site
         ux, uP, umu, _ = imm.imm_update(pred["mode_x"], pred["mode_P"], pred["c"], batch.values[mj],
                                         batch.sigmas[mj], site.ecef, site.rotation)
+        ux, uP = self._hold_vertical_speed(ux, uP, batch, mj)
         tracks = np.unique(ti)
         t_ref = np.full(slots.size, -np.inf)
         np.maximum.at(t_ref, ti, batch.time[mj])
