@@ -119,6 +119,8 @@ def read_detections(path) -> Detections:
     """Read a detection CSV (see module docstring). Raises InputError on bad input."""
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise InputError("is a folder, not a detection CSV file", source=source)
     if not path.is_file():
         raise InputError("no such file", source=source)
     header = _read_header(path, source)
