@@ -122,12 +122,21 @@ def track_command(
     confirm: str = typer.Option("3/3", "--confirm", help="Confirmation rule M/N."),
     delete_after: int = typer.Option(3, "--delete-after", help="Delete a track after this many misses."),
     association: str = typer.Option("gnn", "--association", help="gnn or jpda."),
+    q: float = typer.Option(0.2, "--q", help="Process noise: white acceleration 1-sigma (m/s^2); 1-5 for manoeuvring targets."),
+    max_speed: float = typer.Option(350.0, "--max-speed", help="Fastest target (m/s), bounds two-point initiation."),
+    gate: float = typer.Option(0.999, "--gate", help="Chi-square gate probability (< 1) or gate radius in metres (>= 1)."),
+    pd: float = typer.Option(0.9, "--pd", help="Detection probability (JPDA and track score)."),
+    score_confirm: Optional[float] = typer.Option(
+        None, "--score-confirm", help="Confirm by log-likelihood-ratio track score above this (instead of M hits)."),
+    score_delete: float = typer.Option(-3.0, "--score-delete", help="With --score-confirm: delete below this score."),
 ) -> None:
     """Track a plain detection list (how users compare trackers)."""
     from .tracking.track_command import run_track
 
+    thresholds = None if score_confirm is None else (score_confirm, score_delete)
     summary = run_track(detections, output, sigma_m=sigma, confirm=confirm, delete_after=delete_after,
-                        association=association)
+                        association=association, q=q, max_speed=max_speed, gate=gate, pd=pd,
+                        score_thresholds=thresholds)
     from .pipeline import print_track_summary
 
     print_track_summary(summary, output, out)

@@ -10,8 +10,17 @@ Public API::
 See docs/tracking.md.
 """
 
-from .filters import CT, CV, STATE_DIM, ProcessNoise
-from .imm import ModeSet
-from .sensor_tracker import SensorTracker, TrackerConfig
-
 __all__ = ["SensorTracker", "TrackerConfig", "ModeSet", "ProcessNoise", "CV", "CT", "STATE_DIM"]
+
+_HOMES = {"SensorTracker": "sensor_tracker", "TrackerConfig": "sensor_tracker", "ModeSet": "imm",
+          "ProcessNoise": "filters", "CV": "filters", "CT": "filters", "STATE_DIM": "filters"}
+
+
+def __getattr__(name):
+    # Lazy: `airpicture track` needs only the Cartesian tracker, and every import is start-up time
+    # in the whole-process benchmark.
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(name)
