@@ -270,7 +270,8 @@ def fly_waypoints(specs: list[TargetSpec], times: np.ndarray, seed: int) -> dict
         # omega_limit / roll_in_time and is commanded so it can be unwound in time
         # (sqrt law), so turns end on the new heading without overshoot.
         new_ground_guess = np.sqrt(np.maximum(new_speed * new_speed - climb_rate * climb_rate, 0.0))
-        omega_limit = np.minimum(yaw_limit, G0 * np.tan(bank) / np.maximum(new_ground_guess, 1.0))
+        # The faster of the two ground speeds of the step sets the bank-limited rate (conservative).
+        omega_limit = np.minimum(yaw_limit, G0 * np.tan(bank) / np.maximum(np.maximum(new_ground_guess, ground), 1.0))
         alpha = omega_limit / roll_time
         error = _wrap(bearing + wander_psi[:, k] - heading)
         mag = np.minimum(np.minimum(omega_limit, np.sqrt(2.0 * alpha * np.abs(error))),
