@@ -54,8 +54,23 @@ def class_completeness(truth: Truth, eval_times, observable, assoc) -> dict:
     return result
 
 
-def bird_report(truth: Truth, confirmed: TrackStates, assoc) -> dict:
-    """How long each bird flock was shown as a confirmed track not classed as a bird."""
+def nearest_truth_per_row(truth_t, truth_id, truth_pos, tracks: TrackStates, distance_m: float) -> np.ndarray:
+    """For every track row, the id of the nearest truth at the same time within distance_m, else -1."""
+    from .metrics.association import nearest_truth
+
+    times = np.unique(np.concatenate([truth_t, tracks.time]))
+    truth_ti = np.searchsorted(times, truth_t)
+    track_ti = np.searchsorted(times, tracks.time)
+    rows = nearest_truth(track_ti, tracks.position, truth_ti, truth_pos, truth_id, distance_m)
+    return np.where(rows >= 0, np.asarray(truth_id)[np.maximum(rows, 0)], -1)
+
+
+def bird_report(truth: Truth, confirmed: TrackStates, nearest_truth_id: np.ndarray) -> dict:
+    """How long each bird flock was shown as a confirmed track not classed as a bird.
+
+    A confirmed track sample counts against a flock when the flock is the nearest truth to it at
+    that time (a helicopter track passing a flock is the helicopter's, not the flock's).
+    """
     classes = np.asarray(truth.target_class)
     birds = np.flatnonzero(classes == BIRD_CLASS)
     if birds.size == 0:
@@ -66,16 +81,10 @@ def bird_report(truth: Truth, confirmed: TrackStates, assoc) -> dict:
         not_bird = np.asarray(confirmed.track_class) != "bird"
     per_flock = {}
     for b in birds:
-        rows = np.flatnonzero(assoc.truth_id == b)
-        seconds_as_aircraft = 0.0
-        seconds_as_bird = 0.0
-        for r in rows:
-            on = ((confirmed.track_id == assoc.track_id[r]) & (confirmed.time >= assoc.start[r])
-                  & (confirmed.time <= assoc.end[r]))
-            seconds_as_aircraft += float((on & not_bird).sum()) * step
-            seconds_as_bird += float((on & ~not_bird).sum()) * step
-        per_flock[truth.names[b]] = {"confirmed_not_bird_s": seconds_as_aircraft,
-                                     "confirmed_as_bird_s": seconds_as_bird}
+        on = nearest_truth_id == b
+        per_flock[truth.names[b]] = {"confirmed_not_bird_s": float((on & not_bird).sum()) * step,
+                                     "confirmed_as_bird_s": float((on & ~not_bird).sum()) * step,
+                                     "tracks": int(np.unique(confirmed.track_id[on]).size)}
     worst = max(v["confirmed_not_bird_s"] for v in per_flock.values())
     return {
         "flocks": len(birds),

@@ -62,7 +62,8 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
     """Run a scenario end to end and write summary.json, tracks.parquet, picture.png into out_dir."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .acceptance import associate, bird_report, class_completeness, late_target_report
+    from .acceptance import (associate, bird_report, class_completeness, late_target_report,
+                             nearest_truth_per_row)
     from .metrics import gospa_sequence, siap_metrics
     from .observability import observable_mask
     from .outputs.parquet import write_tracks_parquet
@@ -134,7 +135,8 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
                         "counted": "truth samples observable by some radar (Pd >= 0.5, above the 4/3-earth "
                                    "horizon, in coverage, outside the MTI notch) for >= 3.5 of its scans"},
         "by_class": class_completeness(truth, eval_times, observable, assoc),
-        "birds": bird_report(truth, confirmed, assoc),
+        "birds": bird_report(truth, confirmed, nearest_truth_per_row(truth_t, truth_id, truth_pos, confirmed,
+                                                                            SIAP_ASSOCIATION_M)),
         "late_targets": late_target_report(scenario, truth, truth_t, truth_id, truth_pos, confirmed, assoc),
         "outputs": {},
     }
