@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the Stone Soup conversion shared with the differential tests
 
 import _metrics_stonesoup as peer  # noqa: E402
+from _report import write_marked_section  # noqa: E402
 
 from airpicture.metrics import associate_tracks_to_truths, gospa_sequence, siap_metrics  # noqa: E402
 
@@ -192,15 +193,7 @@ def table(rows) -> str:
 
 def write_section(text: str, path: Path) -> None:
     """Replace our marked section of BENCHMARKS.md (or append it), leaving everything else as it is."""
-    block = f"{START}\n{text}\n{END}"
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        _, tail = rest.split(END, 1)
-        new = head + block + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(new)
+    write_marked_section(path, START, END, text)
 
 
 def main() -> None:

@@ -352,17 +352,9 @@ def render(results: list[dict], seed: int, command: str, load: str = "", repeat:
 
 
 def write_section(text: str) -> None:
-    if BENCHMARKS_MD.exists():
-        current = BENCHMARKS_MD.read_text()
-    else:
-        current = "# Benchmarks\n\nTables below are written by the scripts in bench/; do not edit them by hand.\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        new = head + text + tail
-    else:
-        new = current.rstrip("\n") + "\n\n" + text + "\n"
-    BENCHMARKS_MD.write_text(new)
+    from _report import write_marked_section
+
+    write_marked_section(BENCHMARKS_MD, BEGIN, END, text.split(BEGIN, 1)[-1].split(END, 1)[0])
 
 
 def main(argv=None) -> int:
