@@ -133,10 +133,19 @@ def track_command(
     """Track a plain detection list (how users compare trackers)."""
     from .tracking.track_command import run_track
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     thresholds = None if score_confirm is None else (score_confirm, score_delete)
-    summary = run_track(detections, output, sigma_m=sigma, confirm=confirm, delete_after=delete_after,
-                        association=association, q=q, max_speed=max_speed, gate=gate, pd=pd,
-                        score_thresholds=thresholds)
+    with Progress(TextColumn("[bold]tracking scans"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("track", total=None)
+
+        def on_scan(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        summary = run_track(detections, output, sigma_m=sigma, confirm=confirm, delete_after=delete_after,
+                            association=association, q=q, max_speed=max_speed, gate=gate, pd=pd,
+                            score_thresholds=thresholds, on_scan=on_scan)
     from .pipeline import print_track_summary
 
     print_track_summary(summary, output, out)

@@ -198,6 +198,18 @@ def print_summary(summary: dict, out_dir: Path, console) -> None:
 
 
 def print_track_summary(summary: dict, output: Path, console) -> None:
-    parts = [f"{k}={v}" for k, v in summary.items() if not isinstance(v, (dict, list))]
-    console.print(f"[bold]airpicture track[/]: {', '.join(parts)}")
-    console.print(f"wrote {output}")
+    """What `airpicture track` did: counts, rates and where the output went."""
+    rate = summary["detections"] / summary["track_s"] if summary.get("track_s") else float("nan")
+    lines = [
+        f"[bold]airpicture track[/]: {summary['detections']:,} detections in {summary['scans']:,} scans "
+        f"({summary['columns']}), {summary['confirmed_tracks']:,} confirmed tracks, "
+        f"{summary['track_rows']:,} track rows",
+        f"tracking {summary['ms_per_scan']:.2f} ms/scan (max {summary['max_scan_ms']:.2f}), "
+        f"{rate:,.0f} detections/s; whole run {summary['wall_s']:.2f} s",
+    ]
+    if summary.get("skipped_rows"):
+        lines.append(f"[yellow]skipped {summary['skipped_rows']:,} rows with empty or non-finite values "
+                     f"(first at line {summary.get('first_skipped_line')})[/]")
+    lines.append(f"wrote {output}")
+    for line in lines:
+        console.print(line, highlight=False)

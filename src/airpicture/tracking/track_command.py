@@ -20,7 +20,8 @@ __all__ = ["run_track"]
 
 def run_track(input_path, output_path, sigma_m: float = 50.0, confirm: str = "3/3", delete_after: int = 3,
               association: str = "gnn", *, q: float = 0.2, max_speed: float = 350.0, gate: float = 0.999,
-              pd: float = 0.9, score_thresholds: tuple[float, float] | None = None) -> dict:
+              pd: float = 0.9, score_thresholds: tuple[float, float] | None = None,
+              on_scan=None) -> dict:
     """Track the detections in ``input_path`` (CSV) and write one row per confirmed track per scan time.
 
     Parameters
@@ -43,6 +44,8 @@ def run_track(input_path, output_path, sigma_m: float = 50.0, confirm: str = "3/
         Chi-square gate probability (< 1) or Euclidean gate radius in metres (>= 1).
     pd : float
         Detection probability (JPDA and track score).
+    on_scan : callable(done, total), optional
+        Called after each scan (the CLI drives its progress bar with it).
     score_thresholds : (confirm, delete), optional
         Confirm by log-likelihood-ratio track score instead of M hits (see CartesianTracker); N of ``confirm``
         is then the longest a track may stay tentative.
@@ -85,6 +88,7 @@ def run_track(input_path, output_path, sigma_m: float = 50.0, confirm: str = "3/
     scan_s = []
     ids_seen: list[np.ndarray] = []
     n_scans = 0
+    total_scans = int(np.count_nonzero(np.diff(det.time))) + 1 if det.time.size else 0
     try:
         for scan_time, rows in det.scans():
             t1 = _time.perf_counter()
@@ -99,6 +103,8 @@ def run_track(input_path, output_path, sigma_m: float = 50.0, confirm: str = "3/
             track_s += t2 - t1
             write_s += t3 - t2
             n_scans += 1
+            if on_scan is not None:
+                on_scan(n_scans, total_scans)
     finally:
         writer.close()
 
