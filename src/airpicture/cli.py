@@ -129,6 +129,7 @@ def track_command(
     score_confirm: Optional[float] = typer.Option(
         None, "--score-confirm", help="Confirm by log-likelihood-ratio track score above this (instead of M hits)."),
     score_delete: float = typer.Option(-3.0, "--score-delete", help="With --score-confirm: delete below this score."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's summary (counts, timings) as JSON on stdout."),
 ) -> None:
     """Track a plain detection list (how users compare trackers)."""
     from .tracking.track_command import run_track
@@ -146,6 +147,11 @@ def track_command(
         summary = run_track(detections, output, sigma_m=sigma, confirm=confirm, delete_after=delete_after,
                             association=association, q=q, max_speed=max_speed, gate=gate, pd=pd,
                             score_thresholds=thresholds, on_scan=on_scan)
+    if as_json:
+        import json
+
+        print(json.dumps(summary))
+        return
     from .pipeline import print_track_summary
 
     print_track_summary(summary, output, out)
