@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import traceback
 from pathlib import Path
 from typing import Optional
@@ -81,7 +80,7 @@ def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optio
             raise InputError("must be positive", field="--duration")
         scenario.duration_s = float(duration)
     target = out_dir if out_dir is not None else default_out_dir(scenario.name)
-    summary = run_scenario(scenario, target, show_progress=sys.stderr.isatty() or True)
+    summary = run_scenario(scenario, target, show_progress=True)
     print_summary(summary, target, out)
     if not no_serve:
         # The live display arrives with a later issue; until then runs are headless and
