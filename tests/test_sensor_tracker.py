@@ -354,3 +354,61 @@ def test_last_snr_and_sensor_are_kept():
     assert details["last_snr_db"][0] == plots.snr_db[-1]
     assert details["last_sensor"][0] == 0
     assert details["n_updates"][0] == len(plots)
+
+
+# --------------------------------------------------------------------------- bearings alone
+
+def _notch_scene(mti_mps):
+    """Target 0: slow, 8 km north of a 1 s radar, flying east (radial speed ~0). Target 1: an
+    aircraft 10 km south flying away (keeps the radar's frames coming). An EO next to the radar."""
+    radar = radar_site("sr", 45.0, 10.0, 20.0, index=0, scan_period_s=1.0, mti_min_radial_speed_mps=mti_mps)
+    eo = eo_site("eo", 45.0005, 10.0005, 20.0, index=1, range_max_m=12e3)
+    lat, lon = geo.destination(radar.lat_rad, radar.lon_rad, np.array([0.0, np.pi]), np.array([8e3, 10e3]))
+    state = great_circle_truth(lat / DEG, lon / DEG, [90.0, 180.0], [12.0, 150.0], [300.0, 2000.0])
+    return radar, eo, state
+
+
+def _bearings_after_radar_stops(radar, eo, state, radar_until, t_end, seed):
+    """Radar plots of both targets, target 0's only until radar_until; bearings of target 0 throughout."""
+    rng = np.random.default_rng(seed)
+    plots = simulate_radar(radar, state, t_end, rng)
+    plots = plots.take((plots.truth != 0) | (plots.time < radar_until))
+    bearings = simulate_eo(eo, state, t_end, rng)
+    bearings = bearings.take(bearings.truth == 0)
+    bearings.sensor[:] = 1
+    return MeasurementBatch.concatenate([plots, bearings]).sorted_by_time()
+
+
+def _on_target0(snap, state):
+    pos, _ = state(snap.time[0]) if len(snap) else (np.zeros((2, 3)), None)
+    return snap.take(np.linalg.norm(snap.position - pos[0], axis=1) < np.linalg.norm(snap.position - pos[1], axis=1))
+
+
+def test_bearings_do_not_keep_a_track_the_radar_keeps_missing():
+    # The radar loses target 0 at 15 s although nothing stops it from seeing it (no notch):
+    # its misses must count whatever bearings keep arriving.
+    radar, eo, state = _notch_scene(0.0)
+    batch = _bearings_after_radar_stops(radar, eo, state, 15.0, 60.0, 21)
+    snaps = [_on_target0(s, state) for s in _run(SensorTracker([radar, eo], TrackerConfig()), batch, 60.0, 1.0)]
+    assert len(_firm(snaps[13])) == 1  # tracked while the radar saw it
+    # delete_after_misses (4) radar scans later the track is gone, bearings or not
+    assert all(len(s) == 0 for s in snaps[22:]), [(s.time[0], s.status) for s in snaps[22:] if len(s)]
+
+
+def test_a_target_in_the_mti_notch_sustained_by_bearings_coasts_then_is_dropped():
+    # The same slow crossing target inside the radar's 3 m/s MTI notch after 15 s: the radar's
+    # silence is no miss, but bearings alone do not fix its range, so the track is shown as
+    # degraded (COASTING) and then dropped instead of staying a confident confirmed track.
+    radar, eo, state = _notch_scene(3.0)
+    batch = _bearings_after_radar_stops(radar, eo, state, 15.0, 80.0, 22)
+    cfg = TrackerConfig()
+    snaps = [_on_target0(s, state) for s in _run(SensorTracker([radar, eo], cfg), batch, 80.0, 1.0)]
+    assert len(_firm(snaps[13])) == 1
+    # not charged misses by the radar: still held, degraded, well past delete_after_misses scans
+    held = snaps[int(15 + cfg.passive_coast_after_s) + 3]
+    assert len(held) == 1 and held.status[0] == COASTING, held.status
+    err = np.linalg.norm(held.position[0] - state(held.time[0])[0][0])
+    assert err < 500.0, err  # the bearings kept it on the target meanwhile
+    t_coast, t_drop = 15.0 + cfg.passive_coast_after_s + 1.0, 15.0 + cfg.passive_only_max_s + 1.0
+    assert all(np.all(s.status != CONFIRMED) for s in snaps if len(s) and s.time[0] >= t_coast)
+    assert all(len(s) == 0 for s in snaps[int(t_drop):])

@@ -76,7 +76,9 @@ class TrackerConfig:
     frame_window_s: float = 1.0  # longest frame; capped at 1/4 radar scan and 1/2 EO update period
     pd: float = 0.9  # detection probability used by JPDA
     clutter_density: float | None = None  # JPDA clutter per unit measurement volume; None = from sensor params
-    eo_charges_misses: bool = False  # whether EO updates that miss a track count as misses
+    eo_charges_misses: bool = False  # EO takes part in track management: its hits and misses both count
+    passive_coast_after_s: float = 5.0  # no radar update for this long: shown COASTING however many bearings arrive
+    passive_only_max_s: float = 20.0  # no radar update for this long: deleted (bearings alone leave range unobservable)
     bird_max_speed_mps: float = 25.0
     bird_max_altitude_m: float = 1500.0
     bird_heading_consistency: float = 0.95  # |mean unit heading| below this = erratic: "bird" latches on
@@ -129,7 +131,7 @@ class TrackerConfig:
             bad("bird_heading_consistency", "needs 0 < bird_heading_consistency <= bird_steady_consistency <= 1")
         for name in ("max_position_sigma_m", "init_speed_sigma_mps", "max_speed_mps", "init_vertical_speed_sigma_mps",
                      "assumed_altitude_sigma_m", "frame_window_s", "imm_transition_interval_s",
-                     "bird_heading_time_constant_s"):
+                     "bird_heading_time_constant_s", "passive_coast_after_s", "passive_only_max_s"):
             if not getattr(self, name) > 0:
                 bad(name, "must be positive")
         for name in ("accel_psd_horizontal", "accel_psd_vertical", "turn_rate_psd", "init_turn_rate_sigma_rps",
@@ -205,6 +207,7 @@ class _SensorInfo:
     false_alarms_per_look: float
     measures_elevation: bool
     update_period_s: float
+    mti_min_radial_speed_mps: float = 0.0  # radar: slower radial speeds are filtered out by design
 
     @classmethod
     def from_site(cls, site: SensorSite, config: TrackerConfig) -> "_SensorInfo":
@@ -215,7 +218,7 @@ class _SensorInfo:
             return cls(site, "radar", rc.range_min_m, rc.range_max_m, rc.elevation_min_rad, rc.elevation_max_rad,
                        rc.scan_period_s, rc.start_azimuth_rad, 0.0, geo.TWO_PI,
                        min(config.frame_window_s, 0.25 * rc.scan_period_s), rc.mean_false_alarms_per_scan,
-                       rc.dimension == 3, rc.scan_period_s)
+                       rc.dimension == 3, rc.scan_period_s, rc.mti_min_radial_speed_mps)
         if site.kind == "eo":
             from ..sensors.eo import EOConfig
 
@@ -273,6 +276,10 @@ class SensorTracker:
         self._gate_d2 = {d: float(2.0 * gammaincinv(d / 2.0, self.config.gate_probability)) for d in range(1, 5)}
         self._sweep_end = np.full(len(self.sensors), np.nan)  # time of each sensor's previous frame end
         self._sweep_end_az = np.full(len(self.sensors), np.nan)  # azimuth of its last plot
+        self._ranging = np.zeros(max(len(self.sensors), 1), bool)  # sensors that measure range
+        self._ranging[:len(self._info)] = [info.kind == "radar" for info in self._info]
+        self._periods = np.zeros(self._ranging.size)
+        self._periods[:len(self._info)] = [info.update_period_s for info in self._info]
         self.frames_processed = 0
 
     # ------------------------------------------------------------------ public API
@@ -377,18 +384,58 @@ class SensorTracker:
             if too_fast.size:
                 tab.free(too_fast)
                 hit_slots = np.setdiff1d(hit_slots, too_fast)
+        if info.kind == "eo" and not cfg.eo_charges_misses:
+            # A bearing refines the state but is no evidence for management: it cannot say
+            # where along the line of sight the target is, so it must neither confirm a track
+            # nor cancel the misses a radar that should see it keeps charging. Otherwise a
+            # track that lost its radar plots to another track lives on, "confirmed", sliding
+            # along the line of sight on bearings alone.
+            tab.last_update_time[hit_slots] = t_hi
+            hit_slots = np.zeros(0, np.int64)
         tab.record_scan(hit_slots, missed, t_hi)
         if missed.size:
             lost = missed[self._horizontal_sigma(missed, t_mid) > cfg.max_position_sigma_m]
             lost = lost[tab.status[lost] != 0]
             if lost.size:
                 tab.free(lost)
+        self._degrade_passive_only(t_hi)
 
         if info.kind == "radar":
             new = np.flatnonzero(~meas_used & measured[:, RANGE] & measured[:, AZIMUTH])
             if new.size:
                 self._initiate(info, s, batch.take(new))
         self.frames_processed += 1
+
+    def _degrade_passive_only(self, t):
+        """Firm tracks sustained by bearings alone: COASTING, then deleted.
+
+        Without range, bearings from one site leave the position along the line of sight
+        (and with it the speed) unobservable, and the filter's covariance understates the
+        drift. A radar that should see the track charges misses anyway; this covers the
+        tracks no radar can see (MTI notch, outside radar coverage). A track updated by a
+        bearing since its last radar plot is shown as degraded (COASTING) once that plot is
+        older than ``passive_coast_after_s`` and dropped after ``passive_only_max_s`` - both
+        at least 1.5 / 2.5 scans of that radar, so a slow radar's own rhythm never counts.
+        """
+        cfg = self.config
+        tab = self.table
+        slots = tab.active_slots((CONFIRMED, COASTING))
+        if slots.size == 0 or not self._ranging.any():
+            return
+        hits = tab.last_hit_by_sensor[slots]
+        ranged = np.where(self._ranging, hits, -np.inf)
+        last_radar = ranged.max(axis=1)
+        passive = np.where(self._ranging, -np.inf, hits).max(axis=1) > last_radar
+        slots, last_radar = slots[passive], last_radar[passive]
+        if slots.size == 0:
+            return
+        period = self._periods[np.argmax(ranged[passive], axis=1)]
+        since = t - last_radar
+        coast = (since > np.maximum(cfg.passive_coast_after_s, 1.5 * period)) & (tab.status[slots] == CONFIRMED)
+        tab.status[slots[coast]] = COASTING
+        stale = slots[since > np.maximum(cfg.passive_only_max_s, 2.5 * period)]
+        if stale.size:
+            tab.free(stale)
 
     # ------------------------------------------------------------------ gating
     def _gate(self, info: _SensorInfo, batch: MeasurementBatch, measured, slots, t_mid, half_window):
@@ -754,6 +801,12 @@ class SensorTracker:
         inside &= (el >= info.elevation_min_rad) & (el <= info.elevation_max_rad)
         inside &= np.mod(az - info.azimuth_min_rad, geo.TWO_PI) <= info.azimuth_span_rad
         inside &= geo.above_radar_horizon(site.ecef, site.alt_m, pos, alt)
+        if info.mti_min_radial_speed_mps > 0:
+            # Inside the MTI / Doppler notch the radar rejects the target by design: its
+            # silence says nothing about the track.
+            vel_enu = geo.ecef_vectors_to_enu(x[:, VEL], site.rotation)
+            radial = np.sum(site.to_enu(pos) * vel_enu, axis=1) / np.maximum(r, 1.0)
+            inside &= np.abs(radial) >= info.mti_min_radial_speed_mps
         if info.scan_period_s is not None:
             inside &= self._in_swept_sector(info, s, batch, t_hi, az)
         return cand[inside]
