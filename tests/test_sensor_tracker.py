@@ -412,3 +412,20 @@ def test_a_target_in_the_mti_notch_sustained_by_bearings_coasts_then_is_dropped(
     t_coast, t_drop = 15.0 + cfg.passive_coast_after_s + 1.0, 15.0 + cfg.passive_only_max_s + 1.0
     assert all(np.all(s.status != CONFIRMED) for s in snaps if len(s) and s.time[0] >= t_coast)
     assert all(len(s) == 0 for s in snaps[int(t_drop):])
+
+
+def test_prediction_keeps_a_level_velocity_level():
+    # A straight ECEF line leaves the earth: the predicted velocity must turn with the local vertical.
+    from airpicture.tracking import filters
+
+    pos = geo.geodetic_to_ecef(np.array([45.0 * DEG]), np.array([10.0 * DEG]), np.array([10000.0]))
+    up = up_vectors(pos)
+    east = np.cross([0.0, 0.0, 1.0], up)
+    x = np.zeros((1, 7))
+    x[:, :3] = pos
+    x[:, 3:6] = 250.0 * east / np.linalg.norm(east)
+    noise = filters.ProcessNoise(1.0, 0.3, 0.0)
+    x1, _ = filters.predict(x, np.eye(7)[None], 120.0, filters.CV, noise)
+    vertical = float(np.dot(x1[0, 3:6], up_vectors(x1[:, :3])[0]))
+    assert abs(vertical) < 0.05, vertical  # untransported: 250 m/s x 30 km / 6371 km = 1.2 m/s
+    assert np.isclose(np.linalg.norm(x1[0, 3:6]), 250.0)

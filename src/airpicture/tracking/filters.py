@@ -165,6 +165,28 @@ def process_noise(dt, up: np.ndarray, noise: ProcessNoise) -> np.ndarray:
     return q
 
 
+def _transport_velocity(x_new, f, up_old):
+    """Turn the velocity with the local vertical from the old position to the new one.
+
+    A straight line in ECEF leaves the ellipsoid: a level target's velocity turns with the
+    earth (by distance / radius, 3.6e-4 rad per 10 s at 230 m/s), a fixed ECEF velocity
+    tilts upwards instead. Left alone, the tilt adds up scan after scan into a climb the
+    weak elevation plots of a distant radar correct only slowly: a lag of ~100 m in height
+    at 600 km. The rotation (Rodrigues, up_old -> up_new) is treated as constant in the
+    Jacobian: it depends on position through distance / earth radius only.
+    """
+    up_new = up_vectors(x_new[:, POS])
+    axis = np.cross(up_old, up_new)
+    c = np.einsum("ki,ki->k", up_old, up_new)
+    kx = _cross_matrix(axis)
+    rot = np.eye(3) + kx + (kx @ kx) / (1.0 + c)[:, None, None]
+    x_new = x_new.copy()
+    x_new[:, VEL] = np.einsum("kij,kj->ki", rot, x_new[:, VEL])
+    f = f.copy()
+    f[:, VEL, :] = rot @ f[:, VEL, :]
+    return x_new, f
+
+
 def predict(x: np.ndarray, P: np.ndarray, dt, model: str, noise: ProcessNoise,
             up: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """EKF prediction of (k, 7) states and (k, 7, 7) covariances over dt (scalar or (k,))."""
@@ -177,6 +199,7 @@ def predict(x: np.ndarray, P: np.ndarray, dt, model: str, noise: ProcessNoise,
         x_new, f = ct_transition(x, dt, up)
     else:
         raise ValueError(f"unknown motion model {model!r}")
+    x_new, f = _transport_velocity(x_new, f, up)
     p_new = f @ P @ np.swapaxes(f, -1, -2) + process_noise(dt, up, noise)
     return x_new, 0.5 * (p_new + np.swapaxes(p_new, -1, -2))
 
