@@ -73,6 +73,7 @@ class TrackerConfig:
     assumed_altitude_m: float = 3000.0  # where a 2D-radar plot starts a track
     assumed_altitude_sigma_m: float = 3000.0
     vertical_speed_hold_sigma_mps: float = 10.0  # pseudo-measurement with plots lacking elevation; 0 = off
+    vertical_speed_hold_above_m: float = 1000.0  # ... and with plots whose elevation error (range x sigma) exceeds this; 0 = off
     frame_window_s: float = 1.0  # longest frame; capped at 1/4 radar scan and 1/2 EO update period
     pd: float = 0.9  # detection probability used by JPDA
     clutter_density: float | None = None  # JPDA clutter per unit measurement volume; None = from sensor params
@@ -135,7 +136,7 @@ class TrackerConfig:
             if not getattr(self, name) > 0:
                 bad(name, "must be positive")
         for name in ("accel_psd_horizontal", "accel_psd_vertical", "turn_rate_psd", "init_turn_rate_sigma_rps",
-                     "vertical_speed_hold_sigma_mps"):
+                     "vertical_speed_hold_sigma_mps", "vertical_speed_hold_above_m"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
         if not 0 < self.pd <= 1:
@@ -697,6 +698,12 @@ class SensorTracker:
         drags the altitude - and through the slant range, the horizontal position - away."""
         sigma = self.config.vertical_speed_hold_sigma_mps
         no_el = ~filters.measured_columns(batch.values[rows], batch.sigmas[rows])[:, ELEVATION]
+        coarse = self.config.vertical_speed_hold_above_m
+        if coarse > 0:
+            # Far out, the elevation fixes height to kilometres (0.25 deg at 300 km: 1.3 km),
+            # and the vertical speed takes minutes to resolve; meanwhile it random-walks
+            # the height away. Most air traffic flies level: hold it there too.
+            no_el |= np.nan_to_num(batch.values[rows, RANGE] * batch.sigmas[rows, ELEVATION]) > coarse
         if sigma <= 0 or not no_el.any():
             return mode_x, mode_P
         sel = np.flatnonzero(no_el)
