@@ -23,10 +23,12 @@ window (a sector of a rotating radar, one EO update). Per frame:
 4. Updates of the assigned tracks at their measurement times; the other tracks keep
    their state (prediction is lossless, so nothing is stored for a miss).
 5. Misses are charged only by a sensor that should have seen the track: inside its
-   range/elevation coverage and radar horizon, and - for a rotating radar - at an
-   azimuth the beam swept since that sensor's previous frame.
+   range/elevation coverage and radar horizon, outside its MTI notch, and - for a
+   rotating radar - at an azimuth the beam swept since that sensor's previous frame.
 6. Unassigned radar plots start tentative tracks (EO bearings never do); M-of-N
-   confirmation, coasting and deletion follow in the table.
+   confirmation, coasting and deletion follow in the table. Bearings update the state
+   but are neither hits nor misses there; a firm track kept up by bearings alone coasts
+   and is then dropped (range is unobservable from one EO site).
 """
 
 from __future__ import annotations
