@@ -429,3 +429,22 @@ def test_prediction_keeps_a_level_velocity_level():
     vertical = float(np.dot(x1[0, 3:6], up_vectors(x1[:, :3])[0]))
     assert abs(vertical) < 0.05, vertical  # untransported: 250 m/s x 30 km / 6371 km = 1.2 m/s
     assert np.isclose(np.linalg.norm(x1[0, 3:6]), 250.0)
+
+
+def test_a_track_beyond_the_eo_range_takes_no_bearings():
+    # Two targets on the same bearing from the EO, 8 km and 60 km out; the EO reaches 12 km.
+    radar = radar_site("sr", 45.0, 10.0, 20.0, index=0, scan_period_s=1.0, range_max_m=100e3)
+    eo = eo_site("eo", 45.0005, 10.0005, 20.0, index=1, range_max_m=12e3)
+    lat, lon = geo.destination(eo.lat_rad, eo.lon_rad, np.zeros(2), np.array([8e3, 60e3]))
+    state = great_circle_truth(lat / DEG, lon / DEG, [0.0, 0.0], [100.0, 100.0], [500.0, 4000.0])
+    rng = np.random.default_rng(23)
+    plots = simulate_radar(radar, state, 20.0, rng)
+    bearings = simulate_eo(eo, state, 20.0, rng)
+    bearings.sensor[:] = 1
+    tracker = SensorTracker([radar, eo], TrackerConfig())
+    tracker.process(MeasurementBatch.concatenate([plots, bearings]).sorted_by_time())
+    assert np.all(bearings.truth == 0)  # the simulated EO sees the near target only
+    details = tracker.track_details()
+    snap = tracker.snapshot(20.0)
+    far = np.argmin(np.linalg.norm(snap.position - state(20.0)[0][1], axis=1))
+    assert details["n_updates"][far] == np.count_nonzero(plots.truth == 1)

@@ -450,6 +450,13 @@ class SensorTracker:
         site = info.site
         slots_all = slots
         slots = self._near_frame(info, batch, measured, slots, t_mid)
+        if info.kind == "eo":
+            # A bearing lies on a line running to infinity: without this, a track far beyond
+            # the EO's reach that happens to sit on that line takes another target's bearing.
+            x = tab.x[slots]
+            dt = t_mid - tab.t[slots]
+            r = np.linalg.norm(site.to_enu(x[:, POS] + x[:, VEL] * dt[:, None]), axis=1)
+            slots = slots[r - 3.0 * np.sqrt(self._position_variance_bound(slots, dt)) <= info.range_max_m]
         x = tab.x[slots]
         dt = t_mid - tab.t[slots]
         pos = x[:, POS] + x[:, VEL] * dt[:, None]
