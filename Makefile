@@ -37,8 +37,10 @@ demo: setup
 test: setup-test
 	$(PY) -m pytest -n 2 -q
 
+# Long: Stone Soup needs minutes at N = 1000 (its GOSPA/SIAP about 25 minutes).
 bench: setup-test
 	$(PY) bench/bench_stonesoup.py
+	$(PY) bench/bench_metrics.py
 
 clean:
 	rm -rf $(VENV) web/node_modules $(DATA)/*.json
