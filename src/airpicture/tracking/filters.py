@@ -52,11 +52,17 @@ class ProcessNoise:
         Same for the local vertical (aircraft change altitude far more gently).
     turn_rate_psd : float
         Power spectral density of the turn-rate random walk, rad^2/s^3 (CT model only).
+    turn_rate_hold_var : float
+        CV model only: the turn rate is held at zero with this variance, rad^2/s^2 (the
+        spread of turn rates a manoeuvre may start with). CV ignores the turn rate, but in
+        an IMM the turning mode is mixed mostly from CV while the target flies straight:
+        with a zero variance there, the turning mode cannot explain a turn's onset.
     """
 
     accel_psd_horizontal: float = 1.0
     accel_psd_vertical: float = 0.1
     turn_rate_psd: float = 0.0
+    turn_rate_hold_var: float = 0.0
 
 
 # --------------------------------------------------------------------------- geometry
@@ -161,7 +167,7 @@ def process_noise(dt, up: np.ndarray, noise: ProcessNoise) -> np.ndarray:
     q[:, POS, VEL] = sigma * (dt**2 / 2.0)[:, None, None]
     q[:, VEL, POS] = q[:, POS, VEL]
     q[:, VEL, VEL] = sigma * dt[:, None, None]
-    q[:, TURN, TURN] = noise.turn_rate_psd * dt
+    q[:, TURN, TURN] = noise.turn_rate_psd * dt + noise.turn_rate_hold_var
     return q
 
 
