@@ -1,0 +1,209 @@
+"""What the text formats share: a streaming line splitter, vectorised hex and number parsing, tick clocks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from airpicture.sources.batch import FrameBatch, Problems, object_array
+
+TICKS_PER_SECOND = 12e6
+
+# nibble value of every byte; 255 for bytes that are not hex digits (the NUL padding of 'S' arrays included)
+_NIBBLE = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _NIBBLE[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    _NIBBLE[_c] = 10 + _i
+
+
+def hex_nibbles(texts: list[bytes], width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nibble matrix of ASCII hex strings, vectorised.
+
+    Returns ``(nibbles, lengths, valid)``: nibbles (n, w) uint8 (255 where not a hex digit or past the end),
+    the length of each text, and whether each text is wholly hex digits. Texts longer than ``width`` are
+    reported invalid (and cut) so that one huge garbage line cannot blow up the matrix.
+    """
+    n = len(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    if n == 0:
+        return np.zeros((0, 0), np.uint8), lengths, np.zeros(0, bool)
+    w = max(1, int(lengths.max()) if width is None else min(width, max(1, int(lengths.max()))))
+    raw = np.array(texts, dtype=f"S{w}").view(np.uint8).reshape(n, w)
+    nibbles = _NIBBLE[raw]
+    inside = np.arange(w)[None, :] < lengths[:, None]
+    valid = ~np.any((nibbles == 255) & inside, axis=1) & (lengths <= w)
+    return nibbles, lengths, valid
+
+
+def nibbles_to_int(nibbles: np.ndarray) -> np.ndarray:
+    """Big-endian integer (up to 15 nibbles) from each row of a nibble matrix, as int64."""
+    out = np.zeros(nibbles.shape[0], dtype=np.int64)
+    for k in range(nibbles.shape[1]):
+        out = (out << 4) | (nibbles[:, k].astype(np.int64) & 0xF)
+    return out
+
+
+def parse_floats(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Floats from ASCII texts; empty text -> NaN. Returns (values, bad) where bad marks unparsable texts."""
+    n = len(texts)
+    bad = np.zeros(n, dtype=bool)
+    cleaned = [t.strip() or b"nan" for t in texts]
+    try:
+        values = np.array(cleaned, dtype="S").astype(np.float64) if n else np.empty(0)
+    except ValueError:
+        # rare path: find the offenders one by one
+        values = np.empty(n)
+        for i, text in enumerate(cleaned):
+            try:
+                values[i] = float(text)
+            except ValueError:
+                values[i] = np.nan
+                bad[i] = True
+    return values, bad
+
+
+class TickClock:
+    """Unix time from a receiver's free-running 12 MHz counter.
+
+    The counter has no epoch: it is anchored to a known time at the first frame (the receive time on a socket,
+    the caller's start time for a file) and re-anchored when it runs backwards (receiver restart), which is
+    counted. On a socket a drift of more than ``max_drift_s`` against the wall clock also re-anchors.
+    """
+
+    def __init__(self, problems: Problems, source: str, start_time: float | None, max_drift_s: float = 5.0):
+        self.problems = problems
+        self.source = source
+        self.start_time = 0.0 if start_time is None else float(start_time)
+        self.max_drift_s = max_drift_s
+        self.anchor_time: float | None = None
+        self.anchor_ticks = 0
+        self.last_ticks = -1
+        self.last_time = self.start_time
+
+    def times(self, ticks: np.ndarray, now: float | None, where: np.ndarray) -> np.ndarray:
+        out = np.empty(len(ticks))
+        if len(ticks) == 0:
+            return out
+        previous = np.concatenate(([self.last_ticks], ticks[:-1]))
+        resets = np.flatnonzero(ticks < previous)
+        if self.anchor_time is None:
+            resets = resets[resets != 0]
+            self.anchor_time = self.start_time if now is None else now
+            self.anchor_ticks = int(ticks[0])
+        elif now is not None:
+            predicted = self.anchor_time + (int(ticks[0]) - self.anchor_ticks) / TICKS_PER_SECOND
+            if abs(predicted - now) > self.max_drift_s and (len(resets) == 0 or resets[0] != 0):
+                self.problems.add("ticks_jump", f"{self.source}:{where[0]}")
+                resets = np.concatenate(([0], resets))
+        if len(resets):
+            self.problems.add("ticks_backwards", f"{self.source}:{where[resets[0]]}",
+                              int(np.count_nonzero(ticks < previous)))
+        bounds = list(resets) + [len(ticks)]
+        start = 0
+        for stop in bounds:
+            if stop > start:
+                out[start:stop] = self.anchor_time + (ticks[start:stop] - self.anchor_ticks) / TICKS_PER_SECOND
+            if stop < len(ticks):
+                # a reset: continue from the last known time (file) or from the wall clock (socket)
+                self.anchor_time = (out[stop - 1] if stop > 0 else self.last_time) if now is None else now
+                self.anchor_ticks = int(ticks[stop])
+            start = stop
+        self.last_ticks = int(ticks[-1])
+        self.last_time = float(out[-1])
+        return out
+
+
+class StreamParser:
+    """A parser fed with bytes as they arrive; frames split across feeds are completed by the next feed.
+
+    Subclasses implement ``feed`` and ``finish``. ``now`` is the receive time of the data (sockets) or None
+    (files, where ``start_time`` anchors formats without absolute time).
+    """
+
+    format_name = "?"
+
+    def __init__(self, problems: Problems | None = None, source: str = "<stream>",
+                 start_time: float | None = None):
+        self.problems = problems if problems is not None else Problems()
+        self.source = source
+        self.start_time = start_time
+
+    def feed(self, data: bytes, now: float | None = None) -> FrameBatch:
+        raise NotImplementedError
+
+    def finish(self, now: float | None = None) -> FrameBatch:
+        raise NotImplementedError
+
+    def where(self, position) -> str:
+        return f"{self.source}:{position}"
+
+
+class LineParser(StreamParser):
+    """Base of the text formats: splits on newlines, keeps a partial last line for the next feed."""
+
+    max_line = 4096
+    field_names: tuple[str, ...] = ()
+
+    def __init__(self, problems: Problems | None = None, source: str = "<stream>",
+                 start_time: float | None = None):
+        super().__init__(problems, source, start_time)
+        self._rest = b""
+        self._lines_seen = 0
+
+    def feed(self, data: bytes, now: float | None = None) -> FrameBatch:
+        buffer = self._rest + data
+        cut = buffer.rfind(b"\n")
+        if cut < 0:
+            self._rest = buffer
+            if len(buffer) > self.max_line:
+                self.problems.add("line_too_long", self.where(self._lines_seen + 1))
+                self._rest = b""
+            return self._empty()
+        self._rest = buffer[cut + 1:]
+        return self._lines(buffer[:cut], now)
+
+    def finish(self, now: float | None = None) -> FrameBatch:
+        rest, self._rest = self._rest, b""
+        if not rest.strip():
+            return self._empty()
+        return self._lines(rest, now)
+
+    def _lines(self, block: bytes, now: float | None) -> FrameBatch:
+        if b"\r" in block:
+            block = block.replace(b"\r", b"")
+        lines = block.split(b"\n")
+        numbers = np.arange(self._lines_seen + 1, self._lines_seen + 1 + len(lines), dtype=np.int64)
+        self._lines_seen += len(lines)
+        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        blank = lengths == 0  # an empty line carries nothing: skipped, not counted
+        long_lines = lengths > self.max_line
+        if long_lines.any():
+            self.problems.add("line_too_long", self.where(numbers[long_lines][0]), int(long_lines.sum()))
+        drop = blank | long_lines
+        if drop.any():
+            lines = [line for line, dropped in zip(lines, drop) if not dropped]
+            numbers = numbers[~drop]
+        if not lines:
+            return self._empty()
+        return self._parse(lines, numbers, now)
+
+    def _parse(self, lines: list[bytes], numbers: np.ndarray, now: float | None) -> FrameBatch:
+        raise NotImplementedError
+
+    def _empty(self) -> FrameBatch:
+        return FrameBatch.empty(self.field_names)
+
+    def _reject(self, reason: str, bad: np.ndarray, numbers: np.ndarray) -> None:
+        """Count rows marked ``bad`` under ``reason`` (first one kept for the message)."""
+        count = int(np.count_nonzero(bad))
+        if count:
+            self.problems.add(reason, self.where(numbers[np.argmax(bad)]), count)
+
+
+def frames_batch(time, frames, numbers, signal=None, ticks=None, fields=None) -> FrameBatch:
+    n = len(time)
+    return FrameBatch(time=np.asarray(time, dtype=np.float64),
+                      frame=frames if isinstance(frames, np.ndarray) else object_array(frames),
+                      signal=np.full(n, np.nan) if signal is None else np.asarray(signal, dtype=np.float64),
+                      ticks=np.full(n, -1, dtype=np.int64) if ticks is None else np.asarray(ticks, dtype=np.int64),
+                      offset=np.asarray(numbers, dtype=np.int64), fields=fields or {})
