@@ -67,6 +67,8 @@ class TrackerConfig:
     accel_psd_vertical: float = 0.3  # white acceleration PSD, vertical, m^2/s^3
     turn_rate_psd: float = 2e-3  # turn-rate random walk PSD of the CT mode, rad^2/s^3
     manoeuvre_turn_rate_sigma_rps: float = 0.1  # IMM: turn rate a turn may start with (CV holds 0 +- this)
+    turn_accel_psd_horizontal: float = 20.0  # IMM: white acceleration PSD of the CT (manoeuvre) mode, horizontal, m^2/s^3
+    turn_accel_psd_vertical: float = 5.0  # ... vertical
     manoeuvre_accel_mps2: float = 30.0  # re-acquisition of a firm track that missed its gate: horizontal g (2 sigma); 0 = off
     imm_transition: list = field(default_factory=lambda: [[0.98, 0.02], [0.08, 0.92]])  # per interval below
     imm_transition_interval_s: float = 1.0
@@ -141,7 +143,8 @@ class TrackerConfig:
             if not getattr(self, name) > 0:
                 bad(name, "must be positive")
         for name in ("accel_psd_horizontal", "accel_psd_vertical", "turn_rate_psd", "init_turn_rate_sigma_rps",
-                     "manoeuvre_turn_rate_sigma_rps", "manoeuvre_accel_mps2",
+                     "manoeuvre_turn_rate_sigma_rps", "manoeuvre_accel_mps2", "turn_accel_psd_horizontal",
+                     "turn_accel_psd_vertical",
                      "vertical_speed_hold_sigma_mps", "vertical_speed_hold_above_m", "bird_fast_sigmas"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
@@ -162,7 +165,7 @@ class TrackerConfig:
         # from CV in straight flight and must be able to explain a turn as it starts.
         cv_noise = ProcessNoise(self.accel_psd_horizontal, self.accel_psd_vertical, 0.0,
                                 self.manoeuvre_turn_rate_sigma_rps**2)
-        ct_noise = ProcessNoise(self.accel_psd_horizontal, self.accel_psd_vertical, self.turn_rate_psd)
+        ct_noise = ProcessNoise(self.turn_accel_psd_horizontal, self.turn_accel_psd_vertical, self.turn_rate_psd)
         return imm.ModeSet((filters.CV, filters.CT), (cv_noise, ct_noise), np.asarray(self.imm_transition, float),
                            self.imm_transition_interval_s)
 
@@ -383,8 +386,12 @@ class SensorTracker:
                 hit_slots = slots[hit_local]
                 self._record_hit_attributes(hit_slots, s, batch, hit_meas)
         missed = self._charge_misses(info, s, slots, hit_slots, batch, t_lo, t_hi, t_mid)
-        if info.kind == "radar" and cfg.manoeuvre_accel_mps2 > 0 and missed.size:
-            got, got_meas = self._reacquire_manoeuvring(info, batch, missed, meas_used, measured)
+        if info.kind == "radar" and cfg.manoeuvre_accel_mps2 > 0 and not meas_used.all():
+            # The MTI notch is judged from the track's velocity, which a turn has made wrong
+            # (a fighter turning from a tangential leg onto a radial one): offer the
+            # manoeuvre gate to the tracks inside the notch too.
+            unseen = self._charge_misses(info, s, slots, hit_slots, batch, t_lo, t_hi, t_mid, notch=False)
+            got, got_meas = self._reacquire_manoeuvring(info, batch, unseen, meas_used, measured)
             if got.size:
                 self._record_hit_attributes(got, s, batch, got_meas)
                 meas_used[got_meas] = True
@@ -555,7 +562,9 @@ class SensorTracker:
         IMM, tuned for the straight flight it sees almost always, predicts the turn's end
         kilometres off and a new track takes the plots (demo: VIPER11 / VIPER12 behind the
         10 s radar, a new number at nearly every corner). Here the firm tracks this frame
-        charges a miss (at most one miss before) are offered the plots no track took, with
+        should have seen (``missed``: swept, in coverage; the MTI notch is not trusted, the
+        turn has made the velocity it is judged from wrong) and that were updated within the
+        last 1.5 scans of this sensor are offered the plots no track took, with
         the prediction widened by an unknown horizontal acceleration of
         ``manoeuvre_accel_mps2`` at 2 sigma held since the last update (position sigma
         a dt^2 / 4, velocity a dt / 2, fully correlated), gated and assigned (GNN) as usual
@@ -566,8 +575,10 @@ class SensorTracker:
         """
         tab = self.table
         site = info.site
-        cand = missed[((tab.status[missed] == CONFIRMED) | (tab.status[missed] == COASTING))
-                      & (tab.misses[missed] <= 1)]
+        # Only tracks updated within the last 1.5 scans of this sensor: the widening grows
+        # as dt^2, and a long-coasting track would reach for other targets' plots.
+        recent = batch.time[-1] - tab.t[missed] <= 1.5 * info.update_period_s
+        cand = missed[((tab.status[missed] == CONFIRMED) | (tab.status[missed] == COASTING)) & recent]
         rows = np.flatnonzero(~meas_used & measured[:, RANGE] & measured[:, AZIMUTH])
         none = np.zeros(0, np.int64)
         if cand.size == 0 or rows.size == 0:
@@ -897,8 +908,9 @@ class SensorTracker:
         tab.erratic[hit_slots] = (tab.erratic[hit_slots] | (consistency < self.config.bird_heading_consistency)) & ~steady
 
     # ------------------------------------------------------------------ misses
-    def _charge_misses(self, info: _SensorInfo, s, slots, hit_slots, batch, t_lo, t_hi, t_mid):
-        """Tracks this frame's sensor should have seen but did not: inside coverage and swept sector."""
+    def _charge_misses(self, info: _SensorInfo, s, slots, hit_slots, batch, t_lo, t_hi, t_mid, notch=True):
+        """Tracks this frame's sensor should have seen but did not: inside coverage and swept sector
+        (and, with ``notch``, outside the sensor's MTI notch)."""
         cfg = self.config
         tab = self.table
         if slots.size == 0 or (info.kind == "eo" and not cfg.eo_charges_misses):
@@ -920,12 +932,19 @@ class SensorTracker:
         inside &= (el >= info.elevation_min_rad) & (el <= info.elevation_max_rad)
         inside &= np.mod(az - info.azimuth_min_rad, geo.TWO_PI) <= info.azimuth_span_rad
         inside &= geo.above_radar_horizon(site.ecef, site.alt_m, pos, alt)
-        if info.mti_min_radial_speed_mps > 0:
+        if notch and info.mti_min_radial_speed_mps > 0:
             # Inside the MTI / Doppler notch the radar rejects the target by design: its
             # silence says nothing about the track.
             vel_enu = geo.ecef_vectors_to_enu(x[:, VEL], site.rotation)
             radial = np.sum(site.to_enu(pos) * vel_enu, axis=1) / np.maximum(r, 1.0)
-            inside &= np.abs(radial) >= info.mti_min_radial_speed_mps
+            # A firm track must be *confidently* outside the notch (2 sigma of its radial
+            # speed): a fighter turning from a radial leg onto a tangential one enters the
+            # notch while its track, last updated mid-turn, still points along the old leg;
+            # charged misses there, it was deleted and the next leg got a new number.
+            firm = (tab.status[cand] == CONFIRMED) | (tab.status[cand] == COASTING)
+            e_r = (site.to_enu(pos) / np.maximum(r, 1.0)[:, None]) @ site.rotation  # ENU -> ECEF direction
+            sigma_radial = np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", e_r, tab.P[cand][:, VEL, VEL], e_r), 0.0))
+            inside &= np.abs(radial) - np.where(firm, 2.0 * sigma_radial, 0.0) >= info.mti_min_radial_speed_mps
         if info.scan_period_s is not None:
             inside &= self._in_swept_sector(info, s, batch, t_hi, az)
         return cand[inside]
