@@ -66,46 +66,41 @@ class TickClock:
     """Unix time from a receiver's free-running 12 MHz counter.
 
     The counter has no epoch: it is anchored to a known time at the first frame (the receive time on a socket,
-    the caller's start time for a file) and re-anchored when it runs backwards (receiver restart), which is
-    counted. On a socket a drift of more than ``max_drift_s`` against the wall clock also re-anchors.
+    the caller's start time for a file). A counter that runs backwards (receiver restart) or jumps ahead by more
+    than ``max_gap_s`` is counted and re-anchored: on a file the time goes on from the previous frame, on a
+    socket from the receive time.
     """
 
-    def __init__(self, problems: Problems, source: str, start_time: float | None, max_drift_s: float = 5.0):
+    def __init__(self, problems: Problems, source: str, start_time: float | None, max_gap_s: float = 600.0):
         self.problems = problems
         self.source = source
         self.start_time = 0.0 if start_time is None else float(start_time)
-        self.max_drift_s = max_drift_s
+        self.max_gap_ticks = max_gap_s * TICKS_PER_SECOND
         self.anchor_time: float | None = None
         self.anchor_ticks = 0
-        self.last_ticks = -1
+        self.last_ticks: int | None = None
         self.last_time = self.start_time
 
     def times(self, ticks: np.ndarray, now: float | None, where: np.ndarray) -> np.ndarray:
         out = np.empty(len(ticks))
         if len(ticks) == 0:
             return out
-        previous = np.concatenate(([self.last_ticks], ticks[:-1]))
-        resets = np.flatnonzero(ticks < previous)
         if self.anchor_time is None:
-            resets = resets[resets != 0]
             self.anchor_time = self.start_time if now is None else now
-            self.anchor_ticks = int(ticks[0])
-        elif now is not None:
-            predicted = self.anchor_time + (int(ticks[0]) - self.anchor_ticks) / TICKS_PER_SECOND
-            if abs(predicted - now) > self.max_drift_s and (len(resets) == 0 or resets[0] != 0):
-                self.problems.add("ticks_jump", f"{self.source}:{where[0]}")
-                resets = np.concatenate(([0], resets))
-        if len(resets):
-            self.problems.add("ticks_backwards", f"{self.source}:{where[resets[0]]}",
-                              int(np.count_nonzero(ticks < previous)))
-        bounds = list(resets) + [len(ticks)]
+            self.anchor_ticks = self.last_ticks = int(ticks[0])
+        step = np.diff(ticks, prepend=self.last_ticks)
+        backwards, jumps = step < 0, step > self.max_gap_ticks
+        for reason, mask in (("ticks_backwards", backwards), ("ticks_jump", jumps)):
+            if mask.any():
+                self.problems.add(reason, f"{self.source}:{where[np.argmax(mask)]}", int(mask.sum()))
+        resets = np.flatnonzero(backwards | jumps)
         start = 0
-        for stop in bounds:
+        for stop in [*resets, len(ticks)]:
             if stop > start:
                 out[start:stop] = self.anchor_time + (ticks[start:stop] - self.anchor_ticks) / TICKS_PER_SECOND
             if stop < len(ticks):
-                # a reset: continue from the last known time (file) or from the wall clock (socket)
-                self.anchor_time = (out[stop - 1] if stop > 0 else self.last_time) if now is None else now
+                previous = out[stop - 1] if stop > 0 else self.last_time
+                self.anchor_time = previous if now is None else now
                 self.anchor_ticks = int(ticks[stop])
             start = stop
         self.last_ticks = int(ticks[-1])
