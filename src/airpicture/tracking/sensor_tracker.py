@@ -387,11 +387,8 @@ class SensorTracker:
                 self._record_hit_attributes(hit_slots, s, batch, hit_meas)
         missed = self._charge_misses(info, s, slots, hit_slots, batch, t_lo, t_hi, t_mid)
         if info.kind == "radar" and cfg.manoeuvre_accel_mps2 > 0 and not meas_used.all():
-            # The MTI notch is judged from the track's velocity, which a turn has made wrong
-            # (a fighter turning from a tangential leg onto a radial one): offer the
-            # manoeuvre gate to the tracks inside the notch too.
-            unseen = self._charge_misses(info, s, slots, hit_slots, batch, t_lo, t_hi, t_mid, notch=False)
-            got, got_meas = self._reacquire_manoeuvring(info, batch, unseen, meas_used, measured)
+            got, got_meas = self._reacquire_manoeuvring(info, s, batch, slots, hit_slots, meas_used, measured, t_lo,
+                                                        t_mid)
             if got.size:
                 self._record_hit_attributes(got, s, batch, got_meas)
                 meas_used[got_meas] = True
@@ -555,17 +552,19 @@ class SensorTracker:
                 "dim": dim[keep], "x": xc[keep]}
         return ti[keep], mj[keep], pred
 
-    def _reacquire_manoeuvring(self, info, batch, missed, meas_used, measured):
+    def _reacquire_manoeuvring(self, info, s, batch, slots, hit_slots, meas_used, measured, t_lo, t_mid):
         """Second chance for firm tracks that found no plot in their gate: the manoeuvre gate.
 
         A slow radar sees a fighter's 2.5 g, 90 degree turn (15 s) on one or two scans; the
         IMM, tuned for the straight flight it sees almost always, predicts the turn's end
         kilometres off and a new track takes the plots (demo: VIPER11 / VIPER12 behind the
-        10 s radar, a new number at nearly every corner). Here the firm tracks this frame
-        should have seen (``missed``: swept, in coverage; the MTI notch is not trusted, the
-        turn has made the velocity it is judged from wrong) and that were updated within the
-        last 1.5 scans of this sensor are offered the plots no track took, with
-        the prediction widened by an unknown horizontal acceleration of
+        10 s radar, a new number at nearly every corner). Here the firm tracks near the
+        frame that no plot updated, that this sensor has not updated within half a
+        revolution and that were updated within its last 1.5 scans are offered the plots no
+        track took. (Not only the tracks charged a miss: that test reads the swept sector
+        and the MTI notch from the track's own, now wrong, prediction - the plot of a
+        turning fighter comes from a sector swept before its track's predicted azimuth.)
+        Each pair's prediction is widened by an unknown horizontal acceleration of
         ``manoeuvre_accel_mps2`` at 2 sigma held since the last update (position sigma
         a dt^2 / 4, velocity a dt / 2, fully correlated), gated and assigned (GNN) as usual
         and updated with that widened prior, so the velocity follows the turn at once. On a
@@ -575,13 +574,18 @@ class SensorTracker:
         """
         tab = self.table
         site = info.site
+        none = np.zeros(0, np.int64)
+        rows = np.flatnonzero(~meas_used & measured[:, RANGE] & measured[:, AZIMUTH])
+        if rows.size == 0:
+            return none, none
+        cand = np.setdiff1d(slots, hit_slots, assume_unique=True)
         # Only tracks updated within the last 1.5 scans of this sensor: the widening grows
         # as dt^2, and a long-coasting track would reach for other targets' plots.
-        recent = batch.time[-1] - tab.t[missed] <= 1.5 * info.update_period_s
-        cand = missed[((tab.status[missed] == CONFIRMED) | (tab.status[missed] == COASTING)) & recent]
-        rows = np.flatnonzero(~meas_used & measured[:, RANGE] & measured[:, AZIMUTH])
-        none = np.zeros(0, np.int64)
-        if cand.size == 0 or rows.size == 0:
+        cand = cand[((tab.status[cand] == CONFIRMED) | (tab.status[cand] == COASTING))
+                    & (batch.time[-1] - tab.t[cand] <= 1.5 * info.update_period_s)
+                    & (tab.last_hit_by_sensor[cand, s] < t_lo - 0.5 * info.update_period_s)]
+        cand = self._near_frame(info, batch.take(rows), measured[rows], cand, t_mid)
+        if cand.size == 0:
             return none, none
         ti = np.repeat(np.arange(cand.size), rows.size)
         mj = np.tile(rows, cand.size)
@@ -908,9 +912,8 @@ class SensorTracker:
         tab.erratic[hit_slots] = (tab.erratic[hit_slots] | (consistency < self.config.bird_heading_consistency)) & ~steady
 
     # ------------------------------------------------------------------ misses
-    def _charge_misses(self, info: _SensorInfo, s, slots, hit_slots, batch, t_lo, t_hi, t_mid, notch=True):
-        """Tracks this frame's sensor should have seen but did not: inside coverage and swept sector
-        (and, with ``notch``, outside the sensor's MTI notch)."""
+    def _charge_misses(self, info: _SensorInfo, s, slots, hit_slots, batch, t_lo, t_hi, t_mid):
+        """Tracks this frame's sensor should have seen but did not: inside coverage and swept sector."""
         cfg = self.config
         tab = self.table
         if slots.size == 0 or (info.kind == "eo" and not cfg.eo_charges_misses):
@@ -932,7 +935,7 @@ class SensorTracker:
         inside &= (el >= info.elevation_min_rad) & (el <= info.elevation_max_rad)
         inside &= np.mod(az - info.azimuth_min_rad, geo.TWO_PI) <= info.azimuth_span_rad
         inside &= geo.above_radar_horizon(site.ecef, site.alt_m, pos, alt)
-        if notch and info.mti_min_radial_speed_mps > 0:
+        if info.mti_min_radial_speed_mps > 0:
             # Inside the MTI / Doppler notch the radar rejects the target by design: its
             # silence says nothing about the track.
             vel_enu = geo.ecef_vectors_to_enu(x[:, VEL], site.rotation)
