@@ -9,6 +9,7 @@ message is counted. CRC/phantom filtering and a CPR strategy of our own are not 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 import rs1090
@@ -124,7 +125,7 @@ def decode_frames(hex_frames, timestamps, reference: tuple[float, float] | None 
         problems.add("undecoded", f"{source}: row {int(np.argmax(missed))}", int(missed.sum()))
 
     for key, (name, factor) in _RS1090_FIELDS.items():
-        values = [message.get(key) for message in messages]
+        values = list(map(dict.get, messages, repeat(key)))
         dtype, missing = DECODED_COLUMNS[name]
         if name == "callsign":  # Comm-B identification (DF20/21, BDS 2,0) sits in a nested dict
             values = [v if v is not None else (m.get("bds20") or {}).get("callsign")
