@@ -137,15 +137,20 @@ def test_beast_hex_bad_lines():
 
 
 def test_sbs_short_rows_and_bad_values():
-    rows = [row for row, _ in sbs_rows(jsonl_records()[:200])][:10]
+    pairs = sbs_rows(jsonl_records()[:200])[:10]
+    rows = [row for row, _ in pairs]
     rows[2] = b",".join(rows[2].split(b",")[:12])
     rows[4] = rows[4].replace(b"MSG,", b"XYZ,", 1)
-    rows[6] = rows[6].replace(b"2024/", b"2024-", 1)
+    rows[6] = rows[6].replace(b"2024/", b"2024-")
     rows[8] = b"MSG," + b",".join([b"x"] * 21)
+    logged_only = rows[1].split(b",")
+    logged_only[6:8] = [b"", b""]  # no generated date and time: the logged ones are used
+    rows[1] = b",".join(logged_only)
     batch, problems = parse("sbs", b"\n".join(rows) + b"\n")
     assert problems.counts == {"short_sbs_row": 1, "bad_sbs_type": 1, "bad_time": 1, "bad_icao": 1}
     assert problems.first["short_sbs_row"] == "bad:3"
-    assert len(batch) == 6
+    assert list(batch.offset) == [1, 2, 4, 6, 8, 10]
+    assert abs(batch.time[1] - pairs[1][1]["timestamp"]) < 2e-3
 
 
 def test_jsonl_bad_records():

@@ -109,3 +109,30 @@ def test_bad_rows_are_counted_and_rows_stay_aligned():
 def test_frame_and_time_counts_must_match():
     with pytest.raises(ValueError):
         decode_frames(["8d4840d6202cc371c32ce0576098"], [1.0, 2.0])
+
+
+class FakePanic(BaseException):
+    """Stands for pyo3_runtime.PanicException, which derives from BaseException."""
+
+
+def test_a_decoder_panic_costs_only_the_frame_that_causes_it(monkeypatch):
+    import airpicture.sources.decode as decode_module
+
+    real = decode_module.rs1090.decode
+    poison = "8d4840d6202cc371c32ce0576098"
+
+    def fragile(messages, *args, **kwargs):
+        if poison in messages:
+            raise FakePanic("called `Result::unwrap()` on an `Err` value")
+        return real(messages, *args, **kwargs)
+
+    monkeypatch.setattr(decode_module.rs1090, "decode", fragile)
+    frames = read_file(TUTORIAL).frames.take(slice(0, 300))
+    hexes = list(frames.frame)
+    hexes[17] = poison
+    decoded = decode_frames(hexes, frames.time)
+    assert decoded.problems.counts == {"decoder_panic": 1}
+    assert decoded.problems.first["decoder_panic"].endswith("row 17")
+    assert not decoded.decoded[17] and decoded.decoded.sum() == 299
+    assert list(decoded["icao24"][:17]) == list(frames.fields["icao24"][:17])
+    assert list(decoded["icao24"][18:]) == list(frames.fields["icao24"][18:])

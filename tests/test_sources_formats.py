@@ -170,3 +170,15 @@ def test_gzip_is_transparent_and_detection_by_content(tmp_path, name):
 def beast_records_lines(records):
     return [f"{r['time']:.6f},1a{r['type']}{r['ticks']:012x}{r['signal']:02x}{r['frame']}".encode()
             for r in records]
+
+
+def test_beast_mode_ac_and_short_records():
+    # a Mode A/C reply (type '1', 2 bytes) between two Mode S records; counter bytes hold an escaped 0x1A
+    mode_ac = b"\x1a1" + bytes([0, 0, 0, 0x1a, 0x1a, 0, 5]) + b"\x42" + bytes([0x12, 0x34])  # counter 00001a0005
+    short = b"\x1a2" + bytes([0, 0, 0, 0, 9, 7]) + b"\x30" + bytes.fromhex("5d4840d6b4c7a1")
+    later = b"\x1a2" + bytes([0, 0, 0, 0x1b, 0, 0]) + b"\x31" + bytes.fromhex("5d4840d6b4c7a1")
+    frames, problems = feed_in_pieces("beast", short + mode_ac + later, [5, 17], start_time=0.0)
+    assert problems.counts == {}
+    assert list(frames.frame) == ["5d4840d6b4c7a1", "1234", "5d4840d6b4c7a1"]
+    assert list(frames.ticks) == [0x0907, 0x1a0005, 0x1b0000]
+    assert list(frames.signal) == [0x30, 0x42, 0x31]

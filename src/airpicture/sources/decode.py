@@ -69,6 +69,58 @@ def _texts(values: list) -> list[str]:
     return ["" if value is None else str(value) for value in values]
 
 
+def _call_rs1090(frames: list[str], times: np.ndarray, rows: np.ndarray, kwargs: dict, batch: int) -> list[dict]:
+    return rs1090.decode([frames[i] for i in rows], times[rows].tolist(), batch=batch, **kwargs)
+
+
+def _decode_guarded(frames, times, rows_in, kwargs, batch, problems, source):
+    """rs1090 over the checked rows; a Rust panic (a BaseException) costs only the frames that cause it.
+
+    rs1090 aborts the whole call on a frame it cannot handle. Then each frame is tried alone (without
+    positions), the ones that panic are counted as ``decoder_panic`` and the call is repeated without them.
+    """
+    try:
+        return rows_in, _call_rs1090(frames, times, rows_in, kwargs, batch)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException:  # pyo3_runtime.PanicException derives from BaseException
+        pass
+    bad = []
+    for i in rows_in:
+        try:
+            _call_rs1090(frames, times, np.array([i]), {}, batch)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException:
+            bad.append(i)
+    if bad:
+        problems.add("decoder_panic", f"{source}: row {bad[0]}", len(bad))
+    rows_in = np.setdiff1d(rows_in, bad)
+    try:
+        return rows_in, _call_rs1090(frames, times, rows_in, kwargs, batch)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException:
+        problems.add("decoder_panic", source, len(rows_in))
+        return rows_in[:0], []
+
+
+def _align(frames: list[str], times: np.ndarray, rows_in: np.ndarray, messages: list[dict]) -> np.ndarray | None:
+    """Input row of each rs1090 message. rs1090 keeps the input order but leaves out what it cannot decode."""
+    if len(messages) == len(rows_in):
+        return rows_in
+    matched, j, n = [], 0, len(rows_in)
+    for message in messages:
+        frame, t = message.get("frame"), message.get("timestamp")
+        while j < n and (frames[rows_in[j]] != frame or times[rows_in[j]] != t):
+            j += 1
+        if j == n:
+            return None
+        matched.append(rows_in[j])
+        j += 1
+    return np.asarray(matched, dtype=np.int64)
+
+
 def decode_frames(hex_frames, timestamps, reference: tuple[float, float] | None = None, *,
                   batch: int = 1000, source: str = "<frames>") -> Decoded:
     """Decode Mode S frames with rs1090.
@@ -106,21 +158,15 @@ def decode_frames(hex_frames, timestamps, reference: tuple[float, float] | None 
     if len(rows_in) == 0:
         return Decoded(decoded, columns, [], problems)
     kwargs = {"reference": tuple(map(float, reference))} if reference is not None else {}
-    messages = rs1090.decode([frames[i] for i in rows_in], times[rows_in].tolist(), batch=batch, **kwargs)
-
-    if len(messages) == len(rows_in):
-        rows = rows_in
-    else:  # rs1090 left some out: walk both lists in order (it keeps the input order)
-        matched, j = [], 0
-        for message in messages:
-            frame, t = message.get("frame"), message.get("timestamp")
-            while frames[rows_in[j]] != frame or times[rows_in[j]] != t:
-                j += 1
-            matched.append(rows_in[j])
-            j += 1
-        rows = np.asarray(matched, dtype=np.int64)
+    rows_in, messages = _decode_guarded(frames, times, rows_in, kwargs, batch, problems, source)
+    rows = _align(frames, times, rows_in, messages)
+    if rows is None:  # never seen: rs1090 returned something that is not among the inputs, in order
+        problems.add("unaligned_output", source, len(rows_in))
+        return Decoded(decoded, columns, [], problems)
     decoded[rows] = True
-    missed = mode_s & finite & ~decoded
+    missed = np.zeros(n, dtype=bool)
+    missed[rows_in] = True
+    missed &= ~decoded
     if missed.any():
         problems.add("undecoded", f"{source}: row {int(np.argmax(missed))}", int(missed.sum()))
 

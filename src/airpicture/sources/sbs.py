@@ -62,6 +62,10 @@ class SbsParser(LineParser):
         _, icao_len, icao_ok = hex_nibbles(icao, 6)
         bad_icao = ~icao_ok | (icao_len != 6)
         times, bad_time = _unix_times([r[6] for r in rows], [r[7] for r in rows])
+        if bad_time.any():  # some feeds fill only the "logged" date and time
+            logged, bad_logged = _unix_times([r[8] for r in rows], [r[9] for r in rows])
+            times = np.where(bad_time, logged, times)
+            bad_time &= bad_logged
         if now is not None:  # live feeds without a usable generated time fall back to the receive time
             times[bad_time] = now
             bad_time[:] = False
