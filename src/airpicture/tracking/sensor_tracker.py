@@ -66,7 +66,7 @@ class TrackerConfig:
     accel_psd_horizontal: float = 1.0  # white acceleration PSD, horizontal, m^2/s^3
     accel_psd_vertical: float = 0.3  # white acceleration PSD, vertical, m^2/s^3
     turn_rate_psd: float = 2e-3  # turn-rate random walk PSD of the CT mode, rad^2/s^3
-    manoeuvre_turn_rate_sigma_rps: float = 0.1  # IMM: turn rate a turn may start with (CV holds 0 +- this)
+    manoeuvre_turn_rate_sigma_rps: float = 0.05  # IMM: turn rate a turn may start with (CV holds 0 +- this)
     turn_accel_psd_horizontal: float = 20.0  # IMM: white acceleration PSD of the CT (manoeuvre) mode, horizontal, m^2/s^3
     turn_accel_psd_vertical: float = 5.0  # ... vertical
     manoeuvre_accel_mps2: float = 30.0  # re-acquisition of a firm track that missed its gate: horizontal g (2 sigma); 0 = off
