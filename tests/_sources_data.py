@@ -52,8 +52,15 @@ def avr_lines(records, style: str) -> list[bytes]:
 
 
 @lru_cache(maxsize=None)
-def jsonl_records(path: Path = TUTORIAL) -> tuple[dict, ...]:
-    return tuple(json.loads(line) for line in gzip.open(path).read().split(b"\n") if line.strip())
+def jsonl_records(path: Path = TUTORIAL, limit: int | None = None) -> tuple[dict, ...]:
+    out = []
+    with gzip.open(path) as handle:
+        for line in handle:
+            if limit is not None and len(out) >= limit:
+                break
+            if line.strip():
+                out.append(json.loads(line))
+    return tuple(out)
 
 
 def sbs_rows(records) -> list[tuple[bytes, dict]]:

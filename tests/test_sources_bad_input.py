@@ -137,7 +137,7 @@ def test_beast_hex_bad_lines():
 
 
 def test_sbs_short_rows_and_bad_values():
-    pairs = sbs_rows(jsonl_records()[:200])[:10]
+    pairs = sbs_rows(jsonl_records(limit=200))[:10]
     rows = [row for row, _ in pairs]
     rows[2] = b",".join(rows[2].split(b",")[:12])
     rows[4] = rows[4].replace(b"MSG,", b"XYZ,", 1)

@@ -122,7 +122,7 @@ def test_jsonl_fields_in_si_columns():
 
 
 def test_sbs_rows_from_real_traffic():
-    rows = sbs_rows(jsonl_records(FULL_FLIGHT)[:20_000])
+    rows = sbs_rows(jsonl_records(FULL_FLIGHT, 20_000))
     data = b"\r\n".join(row for row, _ in rows) + b"\r\n"
     frames, problems = feed_in_pieces("sbs", data, list(range(13, len(data), 4099)))
     assert problems.counts == {}
@@ -150,7 +150,7 @@ def test_gzip_is_transparent_and_detection_by_content(tmp_path, name):
         "beast-hex": b"\n".join(beast_records_lines(records)) + b"\n",
         "beast": beast_binary(records)[0],
         "avr": b"\n".join(avr_lines(records, "@")) + b"\n",
-        "sbs": b"\n".join(row for row, _ in sbs_rows(jsonl_records(TUTORIAL)[:600])[:500]) + b"\n",
+        "sbs": b"\n".join(row for row, _ in sbs_rows(jsonl_records(TUTORIAL, 600))[:500]) + b"\n",
         "jsonl": b"\n".join(gzip.open(TUTORIAL).read().split(b"\n")[:500]) + b"\n",
     }
     for format_name, data in by_format.items():

@@ -13,7 +13,7 @@ from _sources_data import avr_lines, beast_binary, beast_records, jsonl_records,
 from airpicture.sources import FrameBatch, TcpFeed
 
 RECORDS = 1500
-READ_TIMEOUT = 0.3
+READ_TIMEOUT = 0.5  # long enough that a loaded CI machine does not stall a sender that long
 
 
 class ReplayServer:
@@ -63,8 +63,8 @@ def text_streams():
     hexes = [f"{r['time']:.6f},1a{r['type']}{r['ticks']:012x}{r['signal']:02x}{r['frame']}".encode()
              for r in records]
     frames = [r["frame"] for r in records]
-    sbs = sbs_rows(jsonl_records()[:RECORDS])
-    jsonl = jsonl_records()[:RECORDS]
+    sbs = sbs_rows(jsonl_records(limit=RECORDS))
+    jsonl = jsonl_records(limit=RECORDS)
     import json
     return {
         "beast-hex": (hexes, frames),
