@@ -934,7 +934,19 @@ class SensorTracker:
         inside = (r >= info.range_min_m) & (r <= info.range_max_m)
         inside &= (el >= info.elevation_min_rad) & (el <= info.elevation_max_rad)
         inside &= np.mod(az - info.azimuth_min_rad, geo.TWO_PI) <= info.azimuth_span_rad
-        inside &= geo.above_radar_horizon(site.ecef, site.alt_m, pos, alt)
+        # A firm track another radar keeps updating must be confidently above this one's
+        # horizon (2 sigma of its height): the demo's sea-skimmer, tracked by the 10 s radar
+        # 50 km out with its height known to ~200 m, was deleted by four misses of the
+        # short-range radar, which could not yet see it over the horizon. (Only while the
+        # other radar holds it, so no track lives on by being possibly low.)
+        others = self._ranging.copy()
+        others[s] = False
+        held = ((tab.status[cand] == CONFIRMED) | (tab.status[cand] == COASTING)) & np.any(
+            (t_mid - tab.last_hit_by_sensor[cand][:, others]) <= 1.5 * self._periods[others], axis=1)
+        up = filters.up_vectors(pos)
+        sigma_up = np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", up, tab.P[cand][:, POS, POS], up), 0.0))
+        low = np.maximum(alt - np.where(held, 2.0 * sigma_up, 0.0), 0.0)
+        inside &= geo.above_radar_horizon(site.ecef, site.alt_m, pos, low)
         if info.mti_min_radial_speed_mps > 0:
             # Inside the MTI / Doppler notch the radar rejects the target by design: its
             # silence says nothing about the track.
