@@ -35,3 +35,16 @@ class InputError(AirpictureError):
             where.append(f"field '{self.field}'")
         prefix = ", ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+def read_user_text(path, what: str) -> str:
+    """Read a user's text file (scenario, trajectory, ...) or raise an InputError naming it."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError(f"{what} is not UTF-8 text", source=str(path)) from None

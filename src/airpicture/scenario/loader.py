@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, read_user_text
 from ..measurements import SensorSite
 from ..sensors.params import COMMON_KEYS, SENSOR_TYPES
 from .classes import TARGET_CLASSES
@@ -419,12 +419,7 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
             what = "no such scenario file" if looks_like_file else "no such scenario file or built-in"
             raise InputError(f"{what} '{ref}' (built-ins: {names})", source=ref if looks_like_file else None)
         path = builtin
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read scenario: {exc.strerror or exc}", source=str(path)) from None
-    except UnicodeDecodeError:
-        raise InputError("scenario file is not UTF-8 text", source=str(path)) from None
+    text = read_user_text(path, "scenario")
     scenario = parse_scenario(text, source=str(path), base_dir=path.parent, default_name=path.stem)
     if builtin is not None:
         scenario.source = f"builtin:{ref}"

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import geo
-from ..errors import InputError
+from ..errors import InputError, read_user_text
 from ..truth import Truth
 from .classes import G0, TARGET_CLASSES
 from .model import Scenario, TargetSpec
@@ -327,12 +327,7 @@ def read_trajectory_csv(path: str | Path) -> np.ndarray:
     the line and the column.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read trajectory file: {exc.strerror or exc}", source=str(path)) from None
-    except UnicodeDecodeError:
-        raise InputError("trajectory file is not UTF-8 text", source=str(path)) from None
+    text = read_user_text(path, "trajectory file")
     columns = ("time", "lat", "lon", "alt")
     rows: list[tuple[float, float, float, float]] = []
     header_seen = False
