@@ -111,3 +111,25 @@ def test_global_pairs_match_rs1090_positions():
     assert has.sum() > 1000
     assert np.max(np.abs(np.degrees(ll) - their_lat[has])) < 1e-6
     assert np.max(np.abs(np.degrees(lo) - their_lon[has])) < 1e-6
+
+
+def test_surface_round_trip_with_reference_quadrant():
+    rng = np.random.default_rng(5)
+    n = 50_000
+    lat = np.radians(rng.uniform(-80, 80, n))
+    lon = rng.uniform(-np.pi, np.pi, n)
+    even = cpr.cpr_encode(lat, lon, np.zeros(n, bool), surface=True)
+    odd = cpr.cpr_encode(lat, lon, np.ones(n, bool), surface=True)
+    # A reference up to 20 deg away still picks the right hemisphere and quadrant.
+    ref_lat = lat + np.radians(rng.uniform(-20, 20, n))
+    ref_lon = lon + np.radians(rng.uniform(-20, 20, n))
+    la, lo = cpr.cpr_decode_global(even, odd, rng.random(n) < 0.5, surface=True, ref_lat_rad=ref_lat,
+                                   ref_lon_rad=ref_lon)
+    kept = ~np.isnan(la)
+    assert kept.mean() > 0.999
+    e_lat, e_lon = _error_m(lat[kept], lon[kept], la[kept], lo[kept])
+    assert e_lat.max() < 0.7 and e_lon.max() < 1.3          # 1.25 m zones / 2 (90-deg zones, 17 bits)
+    local_lat, local_lon = cpr.cpr_decode_local(odd[0], odd[1], np.ones(n, bool), lat + 0.005, lon - 0.005,
+                                                surface=True)
+    e_lat, e_lon = _error_m(lat, lon, local_lat, local_lon)
+    assert e_lat.max() < 0.7 and e_lon.max() < 1.3

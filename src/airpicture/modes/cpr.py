@@ -60,13 +60,17 @@ def cpr_encode(lat_rad, lon_rad, odd, surface: bool = False) -> tuple[np.ndarray
     return yz.astype(np.int64) & MASK, xz.astype(np.int64) & MASK
 
 
-def cpr_decode_global(even, odd, most_recent_is_odd) -> tuple[np.ndarray, np.ndarray]:
-    """Globally unambiguous airborne decode of even/odd pairs.
+def cpr_decode_global(even, odd, most_recent_is_odd, surface: bool = False, ref_lat_rad=None,
+                      ref_lon_rad=None) -> tuple[np.ndarray, np.ndarray]:
+    """Globally unambiguous decode of even/odd pairs (airborne; surface with a reference).
 
     Parameters
     ----------
     even, odd : (yz, xz) tuples of int arrays, the even and the odd message of each pair.
     most_recent_is_odd : bool array, which of the two is newer (its position is returned).
+    surface : surface format. Its zones span 90 deg, so a pair fixes the position only up to the hemisphere
+        and a 90-deg longitude quadrant; the candidate nearest to ``ref_lat_rad``/``ref_lon_rad`` (any point
+        within ~45 deg of the aircraft: the receiver, or the aircraft's last position) is returned.
 
     Returns
     -------
@@ -78,12 +82,20 @@ def cpr_decode_global(even, odd, most_recent_is_odd) -> tuple[np.ndarray, np.nda
     yz1 = np.asarray(odd[0], dtype=np.float64)
     xz1 = np.asarray(odd[1], dtype=np.float64)
     newer_odd = np.asarray(most_recent_is_odd, dtype=bool)
-    dlat0, dlat1 = 360.0 / 60.0, 360.0 / 59.0
+    span = 90.0 if surface else 360.0
+    dlat0, dlat1 = span / 60.0, span / 59.0
     j = np.floor((59.0 * yz0 - 60.0 * yz1) / SCALE + 0.5)
     lat0 = dlat0 * (np.mod(j, 60.0) + yz0 / SCALE)
     lat1 = dlat1 * (np.mod(j, 59.0) + yz1 / SCALE)
-    lat0 = np.where(lat0 >= 270.0, lat0 - 360.0, lat0)
-    lat1 = np.where(lat1 >= 270.0, lat1 - 360.0, lat1)
+    if surface:
+        # [0, 90): the northern answer, or 90 deg less; keep the one nearer the reference.
+        ref_lat = np.degrees(np.asarray(ref_lat_rad, dtype=np.float64))
+        south = np.abs(lat0 - 90.0 - ref_lat) < np.abs(lat0 - ref_lat)
+        lat0 = np.where(south, lat0 - 90.0, lat0)
+        lat1 = np.where(south, lat1 - 90.0, lat1)
+    else:
+        lat0 = np.where(lat0 >= 270.0, lat0 - 360.0, lat0)
+        lat1 = np.where(lat1 >= 270.0, lat1 - 360.0, lat1)
     nl0 = nl(lat0)
     same_zone = (nl0 == nl(lat1)) & (np.abs(lat0) <= 90.0) & (np.abs(lat1) <= 90.0)
     lat = np.where(newer_odd, lat1, lat0)
@@ -91,7 +103,12 @@ def cpr_decode_global(even, odd, most_recent_is_odd) -> tuple[np.ndarray, np.nda
     n_zones = np.maximum(nl_lat - newer_odd.astype(np.int64), 1).astype(np.float64)
     m = np.floor((xz0 * (nl_lat - 1) - xz1 * nl_lat) / SCALE + 0.5)
     xz = np.where(newer_odd, xz1, xz0)
-    lon = (360.0 / n_zones) * (np.mod(m, n_zones) + xz / SCALE)
+    lon = (span / n_zones) * (np.mod(m, n_zones) + xz / SCALE)
+    if surface:
+        # One of four longitudes 90 deg apart: the one nearest the reference.
+        ref_lon = np.degrees(np.asarray(ref_lon_rad, dtype=np.float64))
+        quadrant = np.round(np.mod(ref_lon - lon, 360.0) / 90.0)
+        lon = lon + 90.0 * quadrant
     lon = np.mod(lon + 180.0, 360.0) - 180.0
     lat_rad = np.where(same_zone, np.radians(lat), np.nan)
     lon_rad = np.where(same_zone, np.radians(lon), np.nan)
