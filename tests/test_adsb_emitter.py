@@ -133,6 +133,9 @@ def check_round_trip(truth, emitted, messages, tables_by_icao):
         elif tc == 28:
             assert m["bds"] == "61" and m["subtype"] == "emergency_priority"
             assert m["squawk"] == table["squawk"] and m["emergency_state"] == table["emergency"]
+        elif tc == 31:
+            assert m["bds"] == "65" and m["version"] == 2 and m["NACp"] == table["nacp"] and m["SIL"] == 3
+            assert m["NICa"] == 0 and m["HRD"] == 0
         else:
             raise AssertionError(f"unexpected type code {tc}")
     return np.array(errors), np.array(nacps)
@@ -240,7 +243,7 @@ def test_rates():
         mine = emitted.truth_index == target
         t_alive = 600.0 - (10.0 if target == 1 else 0.0)
         for kind, codes in (("position", range(9, 19)), ("velocity", [19]), ("identification", range(1, 5)),
-                            ("status", [28])):
+                            ("status", [28]), ("operational", [31])):
             times = emitted.time[mine & np.isin(emitted.type_code, list(codes))]
             name = "status_emergency" if kind == "status" and tp.emergency[target] != "none" else kind
             low, high = RATES[name]

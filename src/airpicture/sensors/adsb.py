@@ -8,6 +8,7 @@ airborne:
 * airborne velocity (TC 19 subtype 1, or 2 when a component exceeds 1021.5 kt);
 * identification (TC 1-4: emitter category and callsign);
 * emergency / priority status (TC 28 subtype 1: emergency state and squawk);
+* aircraft operational status (TC 31 subtype 0: ADS-B version 2, NACp, SIL);
 
 at the DO-260B rates in ``RATES``, with a correct CRC. The frames are the same hex a receiver would log, so
 they go through the same readers and decoder as a recording (see ``docs/adsb.md``).
@@ -41,6 +42,7 @@ RATES = {
     "identification": (4.8, 5.2),
     "status": (4.8, 5.2),             # TC 28 with the squawk, no emergency
     "status_emergency": (0.7, 0.9),   # TC 28 while an emergency state is set
+    "operational": (2.4, 2.6),        # TC 31 airborne operational status
 }
 
 # Emitter category by target class when the transponder table gives none.
@@ -322,6 +324,7 @@ def emit_adsb(truth: Truth, transponders, duration_s: float, rng: np.random.Gene
         "velocity": _schedule(start, end, *RATES["velocity"], rng),
         "identification": _schedule(start, end, *RATES["identification"], rng),
         "status": _schedule(start, end, status_low, status_high, rng),
+        "operational": _schedule(start, end, *RATES["operational"], rng),
     }
 
     rows_all, times_all, kinds = [], [], []
@@ -386,6 +389,10 @@ def emit_adsb(truth: Truth, transponders, duration_s: float, rng: np.random.Gene
     id13 = np.array([f.squawk_id13(s) for s in tp.squawk], dtype=np.int64)
     me[status] = f.emergency_status_me(emergency_code[rows[status]], id13[rows[status]])
     type_code[status] = 28
+
+    operational = np.flatnonzero(kind == 4)
+    me[operational] = f.operational_status_me(tp.nacp[rows[operational]])
+    type_code[operational] = 31
 
     frames = append_crc(f.df17_payload(tp.icao24[rows] if k else np.zeros(0, np.int64), me))
     icao_text = np.array([f"{a:06x}" for a in tp.icao24], dtype=object)

@@ -151,6 +151,17 @@ def emergency_status_me(emergency_state, id13) -> np.ndarray:
     return _field(28, 5) | _field(1, 8) | _field(emergency_state, 11) | _field(id13, 24)
 
 
+def operational_status_me(nacp, sil=3, gva=2, nic_baro=1, sda=2) -> np.ndarray:
+    """TC 31 subtype 0 (airborne operational status), ADS-B version 2 (DO-260B).
+
+    Capability class and operational mode codes are zero except the system design assurance (SDA, ME 31-32);
+    NIC supplement-A 0, NACp (ME 45-48), GVA, SIL, NIC-baro, heading reference true north, SIL per hour.
+    """
+    return (_field(31, 5) | _field(0, 8) | _field(sda, 32) | _field(2, 43) | _field(0, 44)
+            | _field(nacp, 48) | _field(gva, 50) | _field(sil, 52) | _field(nic_baro, 53) | _field(0, 54)
+            | _field(0, 55))
+
+
 def df17_payload(icao24, me) -> np.ndarray:
     """(n, 11) uint8: DF17/CA5 byte, 24-bit address, 56-bit ME - the frame before its parity field."""
     icao = np.asarray(icao24, dtype=np.uint64)
