@@ -207,3 +207,21 @@ def test_batches_give_the_same_rows_as_one_pass():
     same = (lat == res.lat) | (np.isnan(lat) & np.isnan(res.lat))
     assert same.mean() > 0.9999
     assert mode_s.counts == res.counts
+
+
+def test_jet1090_files_agree_with_their_stored_fields():
+    """The two jet1090 files carry rs1090's fields next to each frame: addresses everywhere, positions."""
+    files = (("traffic_rs1090_full_flight_short.jsonl.gz", (49.0, 2.55), 21018),
+             ("traffic_docs_tutorial.jsonl.gz", (43.6, 1.4), 0))
+    for name, reference, padded in files:
+        g = read_file(f"/work/shared/data/{name}").frames
+        result, mode_s = filter_frames(g.time, g.frame, reference=np.radians(reference))
+        stored = np.array([int(a, 16) if a else -1 for a in g.fields["icao24"]])
+        assert (stored == result.icao24).all()
+        assert mode_s.counts.get("short_df_in_long_frame", 0) == padded   # DF0/4/5 padded to 112 bits
+        assert mode_s.counts.get("crc", 0) == 0 and mode_s.counts.get("impossible_speed", 0) == 0
+        lat, lon = g.fields["latitude_rad"], g.fields["longitude_rad"]
+        both = ~np.isnan(lat) & ~np.isnan(result.lat)
+        assert both.sum() >= 0.999 * np.count_nonzero(~np.isnan(lat))
+        assert np.degrees(np.max(np.abs(lat[both] - result.lat[both]))) < 1e-6
+        assert np.degrees(np.max(np.abs(lon[both] - result.lon[both]))) < 1e-6

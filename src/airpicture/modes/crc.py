@@ -6,19 +6,24 @@ Frames are rows of a uint8 array: ``(n, 7)`` for 56-bit replies, ``(n, 14)`` for
 a time with a 256-entry table, so the Python loop runs over the 7 or 14 byte positions, never over frames.
 
 Because the register starts at zero, leading zero bytes do not change the result: a 56-bit frame padded on the
-left with 7 zero bytes has the same CRC as the frame alone. ``frames_from_hex`` uses this to put frames of both
-lengths into one ``(n, 14)`` array (short frames right-aligned).
+left with 7 zero bytes has the same CRC as the frame alone. ``frames_from_hex`` puts frames of both lengths
+into one ``(n, 14)`` array with short frames *left*-aligned (byte 0 is the DF for both); ``crc24_mixed``
+right-aligns them for the division.
 
 Vocabulary used here:
 
 * ``parity(payload)``: the CRC of the data bits, i.e. what the encoder puts in the last 24 bits.
 * ``crc24(frame)``: the remainder of the whole frame, data *and* parity field, i.e. ``parity(data) XOR field``.
-  It is 0 for a good DF17/18; for DF11 it carries the interrogator code (IC, 7 bits: CL and II/SI) of the
-  interrogation answered, 0 for acquisition squitters. The code sits in the low 7 bits of the remainder
-  (17 zeros, then CL and II/SI), so DF11 passes when the upper 17 bits are zero. In the real recording
-  ``rs1090_long_flight.csv.gz`` 26,229 of 38,456 DF11 replies carry a non-zero code; for DF0/4/5/16/20/21 (Address/Parity field) it *is* the aircraft
-  address when the frame is undamaged (and an Overlay Control / Data Parity variant of DF20/21 XORs a BDS
-  code into the low bits - not handled, the address then looks wrong and the phantom filter drops it).
+
+  - DF17/18: 0 for an undamaged frame.
+  - DF11: the interrogator code (IC, 7 bits: code label and II/SI code) of the interrogation answered, in the
+    low 7 bits; 0 for acquisition squitters. DF11 passes when the upper 17 bits are zero. In the recording
+    ``rs1090_long_flight.csv.gz`` 26,229 of 38,456 DF11 replies carry a non-zero code, so a check for a
+    zero remainder would throw away two thirds of them.
+  - DF0/4/5/16/20/21 (Address/Parity field): the aircraft address when the frame is undamaged, and a random
+    24-bit number when it is not (the phantom filter in ``phantoms.py`` sorts these out). DF20/21 replies
+    with a Data Parity overlay (the BDS code XORed into the AP field) are not handled; they would show a
+    wrong address and be dropped as phantoms.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 
 GENERATOR = 0x1FFF409
-_POLY24 = GENERATOR & 0xFFFFFF
 
 # PI/AP-field formats by downlink format.
 PI_FORMATS = (11, 17, 18)               # parity/interrogator identifier: checkable

@@ -11,7 +11,9 @@ Rules, in order (a frame gets the first reason that applies):
 ``malformed``       not 14 or 28 hex digits.
 ``unknown_df``      a DF that is not 0/4/5/11/16/17/18/19/20/21/24 (the rest are not assigned in Annex 10).
 ``unsupported_df``  DF19 (military), DF22, DF24 (Comm-D): not interpreted here.
-``bad_length``      a 56-bit DF in a 112-bit frame or the reverse.
+``bad_length``      a 112-bit DF in a 56-bit frame. (A 56-bit DF in a 112-bit frame is read from its first 56
+                    bits, as rs1090 does, and counted in ``counts["short_df_in_long_frame"]``, which is a
+                    note, not a rejection.)
 ``crc``             DF11/17/18 whose parity fails (DF11 may carry the interrogator code in the low 7 bits).
                     ``crc_failures[df]`` counts them per DF.
 ``phantom``         DF0/4/5/16/20/21 whose address (AP field XOR CRC) was not seen in a DF11 or DF17/18 frame
@@ -201,6 +203,13 @@ class ModeSFilter:
         reason[valid & ~known] = _R["unknown_df"]
         reason[valid & np.isin(df, UNSUPPORTED_DF)] = _R["unsupported_df"]
         checked = reason == 0
+        # A 56-bit DF delivered in 112 bits (some receivers pad short frames with stale buffer bytes, as in
+        # traffic_rs1090_full_flight_short.jsonl.gz): use the first 56 bits, as rs1090 does, and count it.
+        padded = checked & is_long & np.isin(df, SHORT_DF)
+        if padded.any():
+            is_long = is_long & ~padded
+            data[padded, 7:] = 0
+            self.counts["short_df_in_long_frame"] = self.counts.get("short_df_in_long_frame", 0) + int(padded.sum())
         wrong_length = checked & (np.isin(df, SHORT_DF) == is_long)
         reason[wrong_length] = _R["bad_length"]
         checked &= ~wrong_length
