@@ -225,3 +225,26 @@ def test_jet1090_files_agree_with_their_stored_fields():
         assert both.sum() >= 0.999 * np.count_nonzero(~np.isnan(lat))
         assert np.degrees(np.max(np.abs(lat[both] - result.lat[both]))) < 1e-6
         assert np.degrees(np.max(np.abs(lon[both] - result.lon[both]))) < 1e-6
+
+
+def test_altitude_codes_gillham_and_25ft_against_rs1090():
+    from airpicture.modes.phantoms import altitude_from_code
+
+    # Hand-made codes (layout C1 A1 C2 A2 C4 A4 B1 Q B2 D2 B4 D4).
+    q = 1 << 4
+    assert altitude_from_code(np.array([q | 0]))[0] == -1000 * 0.3048
+    n = (38000 + 1000) // 25
+    assert altitude_from_code(np.array([((n >> 4) << 5) | q | (n & 0xF)]))[0] == 38000 * 0.3048
+    assert np.isnan(altitude_from_code(np.array([0]))[0])
+    # Gillham: C4 alone (001) = step 1 in band 0 -> -1200 ft; C1 alone (100) = step 5 -> -800 ft; C2 C4 (011,
+    # step 2) with B4 (band 1, odd: steps reflected, 6 - 2) -> 500 + 400 - 1300 = -400 ft.
+    assert altitude_from_code(np.array([0b000010000000]))[0] == -1200 * 0.3048
+    assert altitude_from_code(np.array([0b100000000000]))[0] == -800 * 0.3048
+    assert altitude_from_code(np.array([0b001010000010]))[0] == -400 * 0.3048
+    # The Gillham (Q = 0) replies of the long flight, against rs1090 (the jet1090 files hold none with an
+    # altitude but one DF4 at -100 ft that rs1090 leaves out).
+    f, result, _, theirs = recording()
+    ac13 = np.array([int(h[4:8], 16) & 0x1FFF if len(h) >= 8 else 0 for h in f.frame])
+    gillham = np.isin(result.df, (0, 4, 16, 20)) & ((ac13 & 0x50) == 0) & (ac13 != 0) & result.accepted
+    assert gillham.sum() >= 2
+    assert np.allclose(result.altitude_m[gillham], theirs["alt"][gillham], atol=1e-6)

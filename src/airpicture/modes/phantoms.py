@@ -40,9 +40,9 @@ Positions (DF17, and DF18 with CF 0/1/2/5/6; airborne TC 9-18 and 20-22, surface
 * surface positions are decoded locally only (a global surface decode needs a reference anyway).
 
 Aircraft are keyed by their 24-bit address; DF18 CF 1 (non-ICAO address) gets a separate key so an anonymous
-address never vouches for a DF4/5/20/21 reply. Altitude (``altitude_m``) is given where the frame holds one in
-25 ft (Q = 1) coding: DF0/4/16/20 AC field (not metric) and DF17/18 TC 9-18; Gillham (100 ft) codes and GNSS
-heights are left NaN.
+address never vouches for a DF4/5/20/21 reply. Altitude (``altitude_m``) is given where the frame holds a
+pressure altitude, 25 ft (Q = 1) or Gillham 100 ft (Q = 0) coding: DF0/4/16/20 AC field (metric codes left
+NaN) and DF17/18 TC 9-18; GNSS heights (TC 20-22) are left NaN.
 """
 
 from __future__ import annotations
@@ -100,15 +100,37 @@ def _be_int(columns: np.ndarray) -> np.ndarray:
     return value
 
 
-def _altitude_25ft(code: np.ndarray, q_mask: int) -> np.ndarray:
-    """Altitude (m) of a field whose Q bit is ``q_mask``; NaN when Q = 0 (Gillham) or all zero."""
-    code = code.astype(np.int64)
-    q = (code & q_mask) != 0
-    low = code & (q_mask - 1)
-    high = code >> (q_mask.bit_length())
-    n = (high << (q_mask.bit_length() - 1)) | low
-    feet = n * 25.0 - 1000.0
-    return np.where(q & (code != 0), feet * FEET, np.nan)
+def _gray_to_binary(bits: list[np.ndarray]) -> np.ndarray:
+    """Binary value of a Gray code given as a list of bit arrays, most significant first."""
+    value = np.zeros_like(bits[0])
+    current = np.zeros_like(bits[0])
+    for bit in bits:
+        current = current ^ bit
+        value = (value << 1) | current
+    return value
+
+
+def altitude_from_code(code12: np.ndarray) -> np.ndarray:
+    """Pressure altitude (m) of 12-bit altitude codes laid out C1 A1 C2 A2 C4 A4 B1 Q B2 D2 B4 D4 (the ME
+    altitude field; the 13-bit AC field with its M bit removed). NaN for 0 and invalid codes.
+
+    Q = 1: the 11 other bits are a binary count of 25 ft from -1000 ft. Q = 0: Gillham code, 100 ft steps: the
+    500 ft band is the Gray code D2 D4 A1 A2 A4 B1 B2 B4 (D1 is never set below 126,700 ft); C1 C2 C4 is a
+    5-state cycle (001 011 010 110 100, read backwards in odd bands) giving the 100 ft step in the band.
+    """
+    code = np.asarray(code12, dtype=np.int64)
+    bit = {name: (code >> (11 - index)) & 1 for index, name in
+           enumerate(("C1", "A1", "C2", "A2", "C4", "A4", "B1", "Q", "B2", "D2", "B4", "D4"))}
+    n25 = ((code >> 5) << 4) | (code & 0xF)
+    feet = np.where(bit["Q"] == 1, n25 * 25.0 - 1000.0, np.nan)
+    band = _gray_to_binary([bit[b] for b in ("D2", "D4", "A1", "A2", "A4", "B1", "B2", "B4")])
+    step = _gray_to_binary([bit["C1"], bit["C2"], bit["C4"]])
+    valid = (step != 0) & (step != 5) & (step != 6)
+    step = np.where(step == 7, 5, step)
+    step = np.where(band % 2 == 1, 6 - step, step)
+    gillham = band * 500.0 + step * 100.0 - 1300.0
+    feet = np.where((bit["Q"] == 0) & valid, gillham, feet)
+    return np.where(code != 0, feet * FEET, np.nan)
 
 
 def _distance_m(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -263,12 +285,12 @@ class ModeSFilter:
         metric = (ac13 & 0x40) != 0
         # drop the M bit (0x40): 12 bits with Q at 0x10 -> the same layout as the ME altitude field
         ac12 = ((ac13 >> 7) << 6) | (ac13 & 0x3F)
-        altitude[ac & ~metric] = _altitude_25ft(ac12[ac & ~metric], 0x10)
+        altitude[ac & ~metric] = altitude_from_code(ac12[ac & ~metric])
         tc = (data[:, 4] >> 3).astype(np.int64)
         adsb = pi_ok & ((df == 17) | ((df == 18) & np.isin(cf, (0, 1, 2, 5, 6)))) & is_long
         baro = adsb & (tc >= 9) & (tc <= 18)
         me_alt = (data[:, 5].astype(np.int64) << 4) | (data[:, 6] >> 4)
-        altitude[baro] = _altitude_25ft(me_alt[baro], 0x10)
+        altitude[baro] = altitude_from_code(me_alt[baro])
 
         # ----- positions
         lat_out = np.full(n, np.nan)
