@@ -151,14 +151,12 @@ def test_synthetic_rejections_one_per_reason():
     bad_crc = list(frames[5])
     bad_crc[20] = "f" if bad_crc[20] != "f" else "0"
     # DF4 surveillance replies: one from our aircraft, one from an address nobody has seen.
-    df4 = _hex(_short(0x20, np.array([0x000B18, 0x000B18]), address_for_ap=None))
     df4_ours = _hex(_short(0x20, np.array([0x000B18]), address_for_ap=icao))[0]
     df4_ghost = _hex(_short(0x20, np.array([0x000B18]), address_for_ap=0xABCDEF))[0]
     extra = np.array(["".join(bad_crc), "zz" * 7, "08000000000000", "8d4840d6202cc371c32ce0576098"[:14],
-                      df4_ours, df4_ghost, df4_ours], dtype=object)
-    extra_time = np.array([5.1, 5.2, 5.3, 5.4, 10.0, 10.0, 100.0])
+                      df4_ours, df4_ghost, df4_ours, "", "7700"], dtype=object)
+    extra_time = np.array([5.1, 5.2, 5.3, 5.4, 10.0, 10.0, 100.0, 100.1, 100.2])
     result, mode_s = filter_frames(np.concatenate([time, extra_time]), np.concatenate([frames, extra]))
-    assert len(df4) == 2
     reason = result.reason
     assert reason[25] == "impossible_speed" and not result.accepted[25] and np.isnan(result.lat[25])
     assert (reason[:n][np.arange(n) != 25] == "ok").all()
@@ -167,11 +165,12 @@ def test_synthetic_rejections_one_per_reason():
     err = np.abs(result.lat[:n][decoded] - lat[decoded]) * 6.371e6
     assert err.max() < 3.0
     assert np.allclose(result.altitude_m[:n], 35000 * 0.3048)
-    assert list(reason[n:]) == ["crc", "malformed", "unknown_df", "bad_length", "ok", "phantom", "phantom"]
+    assert list(reason[n:]) == ["crc", "malformed", "unknown_df", "bad_length", "ok", "phantom", "phantom",
+                              "not_mode_s", "not_mode_s"]
     assert result.icao24[n + 4] == icao and result.icao24[n + 5] == 0xABCDEF
     assert mode_s.crc_failures == {17: 1}
     assert mode_s.counts == {"ok": n - 1 + 1, "impossible_speed": 1, "crc": 1, "malformed": 1, "unknown_df": 1,
-                             "bad_length": 1, "phantom": 2}
+                             "bad_length": 1, "phantom": 2, "not_mode_s": 2}
 
 
 def test_df11_vouches_and_memory_expires():

@@ -8,7 +8,8 @@ of the same aircraft within a batch, normally none or one).
 
 Rules, in order (a frame gets the first reason that applies):
 
-``malformed``       not 14 or 28 hex digits.
+``not_mode_s``      an empty frame (SBS rows carry none) or a 4-digit Mode A/C reply.
+``malformed``       anything else that is not 14 or 28 hex digits.
 ``unknown_df``      a DF that is not 0/4/5/11/16/17/18/19/20/21/24 (the rest are not assigned in Annex 10).
 ``unsupported_df``  DF19 (military), DF22, DF24 (Comm-D): not interpreted here.
 ``bad_length``      a 112-bit DF in a 56-bit frame. (A 56-bit DF in a 112-bit frame is read from its first 56
@@ -59,7 +60,8 @@ FEET = 0.3048
 SPEED_OF_SOUND_SEA_LEVEL_MPS = 340.29
 R_EARTH_M = 6371008.8
 
-REASONS = ("ok", "malformed", "unknown_df", "unsupported_df", "bad_length", "crc", "phantom", "impossible_speed")
+REASONS = ("ok", "not_mode_s", "malformed", "unknown_df", "unsupported_df", "bad_length", "crc", "phantom",
+           "impossible_speed")
 _R = {name: code for code, name in enumerate(REASONS)}
 
 SHORT_DF = (0, 4, 5, 11)
@@ -221,6 +223,8 @@ class ModeSFilter:
         reason = np.zeros(n, dtype=np.int8)
         df = np.where(valid, downlink_format(data), -1).astype(np.int16)
         reason[~valid] = _R["malformed"]
+        lengths = np.fromiter((len(h) if isinstance(h, str) else -1 for h in frames[order]), dtype=np.int64, count=n)
+        reason[(lengths == 0) | (lengths == 4)] = _R["not_mode_s"]      # SBS rows, Mode A/C replies
         known = np.isin(df, SHORT_DF + LONG_DF + (22,))
         reason[valid & ~known] = _R["unknown_df"]
         reason[valid & np.isin(df, UNSUPPORTED_DF)] = _R["unsupported_df"]
