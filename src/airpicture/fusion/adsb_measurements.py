@@ -1,0 +1,291 @@
+"""ADS-B reports -> columnar ECEF measurements with covariances (issue 3 §4, first piece).
+
+One report per accepted DF17/18 airborne barometric position (TC 9-18): ECEF position and its 3x3 covariance
+(horizontal from NACp, else NUCp, else a default; vertical from the altitude quantisation), the aircraft's
+latest velocity within ``velocity_window_s`` rotated to ECEF at the position (covariance from NACv plus
+quantisation), and identity (callsign, squawk, emergency, category) carried forward per aircraft.
+The rules and defaults are in docs/fusion.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from airpicture import geo
+
+FT = 0.3048
+KT = 1852.0 / 3600.0
+FPM = FT / 60.0
+NM = 1852.0
+# 95 % circle -> per-axis sigma of a circular Gaussian (Rayleigh), as the emitter uses (docs/adsb.md)
+EPU_TO_SIGMA = 1.0 / np.sqrt(-2.0 * np.log(0.05))
+# 95 % one-dimensional bound -> sigma
+BOUND_TO_SIGMA_1D = 1.0 / 1.959964
+# NACp -> EPU (95 % horizontal), m (DO-260B); NACp 0 ("unknown or >= 10 NM") taken as 20 NM
+NACP_EPU_M = np.array([20 * NM, 10 * NM, 4 * NM, 2 * NM, 1 * NM, 0.5 * NM, 0.3 * NM, 0.1 * NM, 0.05 * NM,
+                       30.0, 10.0, 3.0])
+# version 0: airborne position TC -> NUCp = 18 - TC; NUCp -> 95 % horizontal accuracy (RCP-like "mu"), m.
+# NUCp 0 ("unknown") taken as 20 NM
+NUCP_95_M = np.array([20 * NM, 10 * NM, 5 * NM, 1 * NM, 0.5 * NM, 0.25 * NM, 0.1 * NM, 0.05 * NM, 10.0, 3.0])
+# NACv -> 95 % horizontal velocity bound (m/s) and vertical rate bound (m/s); NACv 0 "unknown" -> 10 m/s, 50 ft/s
+NACV_HORIZONTAL_95_MPS = np.array([10.0, 10.0, 3.0, 1.0, 0.3])
+NACV_VERTICAL_95_MPS = np.array([50 * FT, 50 * FT, 15 * FT, 5 * FT, 1.5 * FT])
+
+DEFAULT_NACP = 7                 # no TC 31 seen yet and no prior: EPU 185.2 m (sigma 75.7 m)
+DEFAULT_NACV = 1                 # velocity message without NACv: 10 m/s 95 %
+VELOCITY_WINDOW_S = 1.5          # a position takes the aircraft's latest velocity at most this old
+MISSING_VERTICAL_RATE_SIGMA_MPS = 20.0  # vertical rate absent: v_up = 0 with this sigma
+SOURCE_NACP, SOURCE_NUCP, SOURCE_DEFAULT, SOURCE_PRIOR = 0, 1, 2, 3
+_CATEGORY_SET = {4: "A", 3: "B", 2: "C", 1: "D"}
+
+
+@dataclass
+class AdsbReports:
+    """One row per ADS-B position report, in time order (SI, ECEF)."""
+
+    time: np.ndarray              # float64 s (the input's time base)
+    icao24: np.ndarray            # object str
+    latitude_rad: np.ndarray
+    longitude_rad: np.ndarray
+    altitude_m: np.ndarray        # barometric (pressure) altitude used as height
+    position_ecef: np.ndarray     # (n, 3)
+    position_cov: np.ndarray      # (n, 3, 3) ECEF
+    horizontal_sigma_m: np.ndarray  # per-axis sigma east/north
+    vertical_sigma_m: np.ndarray
+    accuracy_source: np.ndarray   # int8: SOURCE_NACP / SOURCE_NUCP / SOURCE_DEFAULT / SOURCE_PRIOR
+    nacp: np.ndarray              # int8, -1 unknown
+    has_velocity: np.ndarray      # bool
+    velocity_ecef: np.ndarray     # (n, 3), NaN without velocity
+    velocity_cov: np.ndarray      # (n, 3, 3), NaN without velocity
+    velocity_age_s: np.ndarray    # position time - velocity time (NaN without)
+    callsign: np.ndarray          # object str, '' unknown
+    squawk: np.ndarray            # object str, '' unknown
+    emergency: np.ndarray         # object str, '' unknown ('none', 'general', ...)
+    category: np.ndarray          # object str, '' unknown ('A3', ...)
+    row: np.ndarray               # int64 input row of the position
+    nacp_by_icao: dict = field(default_factory=dict)  # latest NACp per aircraft after this batch
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+def _ffill(valid: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """For sorted rows grouped contiguously: index of the latest row <= i of the same group with ``valid``,
+    else -1. ``group_start[i]`` is the first row of i's group."""
+    idx = np.where(valid, np.arange(len(valid)), -1)
+    idx = np.maximum.accumulate(idx) if len(idx) else idx
+    return np.where(idx >= group_start, idx, -1)
+
+
+def _take(values: np.ndarray, idx: np.ndarray, missing):
+    out = np.full(len(idx), missing, dtype=values.dtype)
+    ok = idx >= 0
+    out[ok] = values[idx[ok]]
+    return out
+
+
+def _enu_basis(lat, lon) -> np.ndarray:
+    """(n, 3, 3) matrices whose columns are east, north, up in ECEF."""
+    sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
+    z = np.zeros_like(sl)
+    east = np.stack([-so, co, z], axis=-1)
+    north = np.stack([-sl * co, -sl * so, cl], axis=-1)
+    up = np.stack([cl * co, cl * so, sl], axis=-1)
+    return np.stack([east, north, up], axis=-1)
+
+
+def _cov_ecef(basis, sigma_e, sigma_n, sigma_u) -> np.ndarray:
+    variances = np.stack([sigma_e ** 2, sigma_n ** 2, sigma_u ** 2], axis=-1)
+    return np.einsum("nij,nj,nkj->nik", basis, variances, basis)
+
+
+def _message_ints(messages, rows, n, key) -> np.ndarray:
+    out = np.full(n, -1, dtype=np.int64)
+    vals = [m.get(key) for m in messages]
+    have = np.array([isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals], dtype=bool)
+    if have.any():
+        out[rows[have]] = np.array([v for v, h in zip(vals, have) if h], dtype=np.int64)
+    return out
+
+
+def _message_texts(messages, rows, n, key) -> np.ndarray:
+    out = np.full(n, "", dtype=object)
+    vals = [m.get(key) for m in messages]
+    have = np.array([isinstance(v, str) and v != "" for v in vals], dtype=bool)
+    if have.any():
+        out[rows[have]] = np.array([v for v, h in zip(vals, have) if h], dtype=object)
+    return out
+
+
+def _me_header(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ME type code, the 3 bits after it (subtype / category) and the altitude Q bit, from 28-digit hex."""
+    n = len(frames)
+    tc = np.full(n, -1, dtype=np.int64)
+    sub = np.full(n, -1, dtype=np.int64)
+    q = np.full(n, -1, dtype=np.int64)
+    long_ = np.array([isinstance(f, str) and len(f) == 28 for f in frames], dtype=bool)
+    if long_.any():
+        text = [f for f, ok in zip(frames, long_) if ok]
+        first = np.array([int(f[8:10], 16) for f in text], dtype=np.int64)
+        nibble11 = np.array([int(f[11], 16) for f in text], dtype=np.int64)
+        tc[long_], sub[long_], q[long_] = first >> 3, first & 7, nibble11 & 1
+    return tc, sub, q
+
+
+def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filtered=None,
+                 velocity_window_s: float = VELOCITY_WINDOW_S, default_nacp: int = DEFAULT_NACP,
+                 default_nacv: int = DEFAULT_NACV, extra_vertical_sigma_m: float = 0.0) -> AdsbReports:
+    """ADS-B position reports as ECEF measurements.
+
+    Parameters
+    ----------
+    decoded : airpicture.sources.decode.Decoded
+        ``decode_frames`` output; its rows are the input frames.
+    frames : sequence of str, optional
+        The hex frames of those rows (for the ME type code, velocity subtype, category and altitude Q bit, which
+        rs1090 does not return in a column); taken from ``decoded.messages`` (key ``frame``) when omitted.
+    nacp_by_icao : dict, optional
+        NACp already known per aircraft (e.g. from an earlier batch: pass ``reports.nacp_by_icao``); used until
+        a TC 31 of this batch says otherwise.
+    filtered : airpicture.modes.phantoms.FilterResult, optional
+        ``ModeSFilter`` output for the same rows: only its accepted positions are used, with its lat/lon.
+    velocity_window_s : float
+        A position takes the aircraft's latest velocity no older than this.
+    default_nacp, default_nacv : int
+        Categories assumed while unknown (see docs/fusion.md).
+    extra_vertical_sigma_m : float
+        Added in quadrature to the altitude quantisation (pressure altitude vs. geometric height).
+    """
+    n = len(decoded)
+    rows = np.flatnonzero(decoded.decoded)
+    messages = decoded.messages
+    if frames is None:
+        frames = np.full(n, "", dtype=object)
+        frames[rows] = np.array([m.get("frame", "") for m in messages], dtype=object)
+    frames = np.asarray(frames, dtype=object)
+    time_all = np.full(n, np.nan)
+    time_all[rows] = np.array([m.get("timestamp", np.nan) for m in messages], dtype=np.float64)
+    if filtered is not None:
+        time_all = np.where(np.isfinite(time_all), time_all, np.asarray(filtered.time, dtype=np.float64))
+
+    df = np.asarray(decoded["df"])
+    icao = np.asarray(decoded["icao24"], dtype=object)
+    me_tc, me_sub, q_bit = _me_header(frames)
+    es = np.isin(df, (17, 18))
+    nacp_msg = _message_ints(messages, rows, n, "NACp")
+    version_msg = _message_ints(messages, rows, n, "version")
+    nacv_msg = _message_ints(messages, rows, n, "NACv")
+    emergency_msg = _message_texts(messages, rows, n, "emergency_state")
+    is_op_status = es & (me_tc == 31)
+    nacp_msg[~is_op_status] = -1
+    version_msg[~is_op_status] = -1
+
+    # group rows by aircraft, time order inside (stable: equal times keep input order)
+    known = decoded.decoded & (icao != "") & np.isfinite(time_all)
+    idx = np.flatnonzero(known)
+    order = idx[np.lexsort((time_all[idx], icao[idx].astype(str)))]
+    g_icao = icao[order].astype(str)
+    m = len(order)
+    new_group = np.ones(m, dtype=bool)
+    if m > 1:
+        new_group[1:] = g_icao[1:] != g_icao[:-1]
+    group_start = np.maximum.accumulate(np.where(new_group, np.arange(m), 0)) if m else np.zeros(0, np.int64)
+    t = time_all[order]
+
+    def carried(values, valid, missing):
+        return _take(values[order], _ffill(valid[order], group_start), missing)
+
+    nacp = carried(nacp_msg, nacp_msg >= 0, -1)
+    version = carried(version_msg, version_msg >= 0, -1)
+    callsign = carried(np.asarray(decoded["callsign"], dtype=object), np.asarray(decoded["callsign"]) != "", "")
+    squawk = carried(np.asarray(decoded["squawk"], dtype=object), np.asarray(decoded["squawk"]) != "", "")
+    emergency = carried(emergency_msg, emergency_msg != "", "")
+    category_code = np.full(n, "", dtype=object)
+    ident = es & (me_tc >= 1) & (me_tc <= 4)
+    if ident.any():
+        category_code[ident] = np.array([f"{_CATEGORY_SET[a]}{b}" for a, b in zip(me_tc[ident], me_sub[ident])],
+                                        dtype=object)
+    category = carried(category_code, category_code != "", "")
+
+    # velocities: airborne velocity subtypes 1/2 (ground speed)
+    gs = np.asarray(decoded["groundspeed_mps"], dtype=np.float64).copy()
+    vel = es & (me_tc == 19) & np.isin(me_sub, (1, 2)) & np.isfinite(gs) & np.isfinite(decoded["track_rad"])
+    supersonic = vel & (me_sub == 2)
+    gs[supersonic] *= 4.0   # rs1090 0.7 reads subtype 2 in 1 kt units; the step is 4 kt (docs/adsb.md)
+    vel_idx = _ffill(vel[order], group_start)
+
+    # positions
+    lat_all = np.asarray(decoded["latitude_rad"], dtype=np.float64)
+    lon_all = np.asarray(decoded["longitude_rad"], dtype=np.float64)
+    alt_all = np.asarray(decoded["altitude_m"], dtype=np.float64)
+    if filtered is not None:
+        accepted = np.asarray(filtered.accepted, dtype=bool) & np.isfinite(filtered.lat)
+        lat_all = np.where(accepted, filtered.lat, np.nan)
+        lon_all = np.where(accepted, filtered.lon, np.nan)
+        alt_all = np.where(np.isfinite(alt_all), alt_all, filtered.altitude_m)
+    pos_all = es & (me_tc >= 9) & (me_tc <= 18) & np.isfinite(lat_all) & np.isfinite(lon_all) & np.isfinite(alt_all)
+    sel = np.flatnonzero(pos_all[order])
+    sel = sel[np.argsort(t[sel], kind="stable")]
+    r = order[sel]
+    k = len(r)
+    lat, lon, alt = lat_all[r], lon_all[r], alt_all[r]
+
+    # horizontal accuracy
+    prior = np.full(k, -1, dtype=np.int64)
+    if nacp_by_icao:
+        prior = np.array([int(nacp_by_icao.get(a, -1)) for a in icao[r]], dtype=np.int64)
+    nacp_k = nacp[sel]
+    nacp_used = np.where(nacp_k >= 0, nacp_k, prior)
+    nucp = np.clip(18 - me_tc[r], 0, 9)
+    sigma_nacp = NACP_EPU_M[np.clip(nacp_used, 0, 11)] * EPU_TO_SIGMA
+    sigma_nucp = NUCP_95_M[nucp] * EPU_TO_SIGMA
+    sigma_default = NACP_EPU_M[default_nacp] * EPU_TO_SIGMA
+    is_v0 = version[sel] == 0
+    source = np.where(nacp_k >= 0, SOURCE_NACP, np.where(prior >= 0, SOURCE_PRIOR,
+                                                         np.where(is_v0, SOURCE_NUCP, SOURCE_DEFAULT)))
+    sigma_h = np.where(nacp_used >= 0, sigma_nacp,
+                       np.where(is_v0, sigma_nucp, np.maximum(sigma_default, sigma_nucp)))
+    # vertical: uniform over the altitude step (25 ft with Q = 1, 100 ft Gillham)
+    step = np.where(q_bit[r] == 0, 100 * FT, 25 * FT)
+    sigma_v = np.sqrt(step ** 2 / 12.0 + extra_vertical_sigma_m ** 2)
+
+    basis = _enu_basis(lat, lon)
+    position = geo.geodetic_to_ecef(lat, lon, alt).reshape(k, 3)
+    position_cov = _cov_ecef(basis, sigma_h, sigma_h, sigma_v)
+
+    # pair with the latest velocity of the aircraft within the window
+    vi = vel_idx[sel]
+    vrow = np.where(vi >= 0, order[np.maximum(vi, 0)], -1)
+    age = np.where(vrow >= 0, t[sel] - time_all[np.maximum(vrow, 0)], np.nan)
+    has_v = (vrow >= 0) & (age <= velocity_window_s)
+    vr_ = np.maximum(vrow, 0)
+    g, trk = gs[vr_], np.asarray(decoded["track_rad"], dtype=np.float64)[vr_]
+    vz = np.asarray(decoded["vertical_rate_mps"], dtype=np.float64)[vr_]
+    vz_ok = np.isfinite(vz)
+    enu_v = np.stack([g * np.sin(trk), g * np.cos(trk), np.where(vz_ok, vz, 0.0)], axis=-1)
+    velocity = np.einsum("nij,nj->ni", basis, enu_v)
+    nacv = nacv_msg[vr_]
+    nacv = np.where((nacv >= 1) & (nacv <= 4), nacv, default_nacv)
+    quant_h = np.where(me_sub[vr_] == 2, 4 * KT, KT) / np.sqrt(12.0)
+    sh = np.sqrt((NACV_HORIZONTAL_95_MPS[nacv] * EPU_TO_SIGMA) ** 2 + quant_h ** 2)
+    sv = np.where(vz_ok, np.sqrt((NACV_VERTICAL_95_MPS[nacv] * BOUND_TO_SIGMA_1D) ** 2 + (64 * FPM) ** 2 / 12.0),
+                  MISSING_VERTICAL_RATE_SIGMA_MPS)
+    velocity_cov = _cov_ecef(basis, sh, sh, sv)
+    velocity[~has_v] = np.nan
+    velocity_cov[~has_v] = np.nan
+    age[~has_v] = np.nan
+
+    learned = dict(nacp_by_icao or {})
+    have = np.flatnonzero(nacp_msg[order] >= 0)          # aircraft/time order
+    latest = have[np.r_[g_icao[have][1:] != g_icao[have][:-1], True]] if len(have) else have
+    learned.update(zip(g_icao[latest].tolist(), nacp_msg[order][latest].tolist()))
+
+    return AdsbReports(
+        time=time_all[r], icao24=icao[r], latitude_rad=lat, longitude_rad=lon, altitude_m=alt,
+        position_ecef=position, position_cov=position_cov, horizontal_sigma_m=sigma_h, vertical_sigma_m=sigma_v,
+        accuracy_source=source.astype(np.int8), nacp=nacp_used.astype(np.int8), has_velocity=has_v,
+        velocity_ecef=velocity, velocity_cov=velocity_cov, velocity_age_s=age, callsign=callsign[sel],
+        squawk=squawk[sel], emergency=emergency[sel], category=category[sel], row=r.astype(np.int64),
+        nacp_by_icao=learned)
