@@ -234,3 +234,12 @@ def test_real_recording_reports_are_sane():
     assert np.all(np.linalg.norm(rep.velocity_ecef[v], axis=1) < 350)
     assert set(rep.icao24) == {"393322"} and set(rep.callsign) <= {"AFR34ZG", ""}
     assert np.all(rep.horizontal_sigma_m > 0) and np.all(rep.horizontal_sigma_m < 40e3)
+
+
+def test_no_positions():
+    """Empty input, a lone TC 31 (NACp learned, no report), a DF11: empty columns of the right shapes."""
+    for frames, learned in (([], {}), (["8d4ca7b5f80000020049b869af4b"], {"4ca7b5": 9}), (["5d4ca7b5abcdef"], {})):
+        dec = decode_frames(frames, np.arange(len(frames), dtype=float) + EPOCH)
+        rep = adsb_reports(dec, frames)
+        assert len(rep) == 0 and rep.position_cov.shape == (0, 3, 3) and rep.velocity_ecef.shape == (0, 3)
+        assert rep.nacp_by_icao == learned
