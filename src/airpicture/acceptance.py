@@ -94,28 +94,31 @@ def bird_report(truth: Truth, confirmed: TrackStates, nearest_truth_id: np.ndarr
     }
 
 
-def late_target_report(scenario, truth: Truth, truth_t, truth_id, truth_pos, confirmed: TrackStates,
-                       assoc, step_s: float = 0.25) -> dict:
+def late_target_report(scenario, truth: Truth, assoc, step_s: float = 0.25) -> dict:
     """Pop-up targets: scans of the fastest radar that sees them between rising and being tracked."""
+    from .sensors.radar import RadarConfig
+
     classes = np.asarray(truth.target_class)
     radars = [s for s in scenario.sensors if s.kind == "radar"]
-    if not radars:
+    pop_ups = np.flatnonzero(np.isin(classes, POP_UP_CLASSES))
+    if not radars or pop_ups.size == 0:
         return {}
     fine_times = np.arange(0.0, scenario.duration_s + 1e-9, step_s)
+    # One observability pass per radar, shared by every pop-up target.
+    seen_by = [(site, RadarConfig.from_site(site), radar_observable(site, truth, fine_times)) for site in radars]
     result = {}
-    for target in np.flatnonzero(np.isin(classes, POP_UP_CLASSES)):
+    for target in pop_ups:
         best = None
         first_seen = {}
-        for site in radars:
-            seen = radar_observable(site, truth, fine_times)[target]
-            hits = np.flatnonzero(seen)
+        for site, cfg, seen in seen_by:
+            hits = np.flatnonzero(seen[target])
             if hits.size:
                 rise = float(fine_times[hits[0]])
                 pos, _ = truth.state_at(rise, target)
                 first_seen[site.name] = {"t_s": rise,
                                          "range_km": float(np.linalg.norm(pos - site.ecef)) / 1000.0,
-                                         "range_max_km": float(site.params.get("range_max_m", np.nan)) / 1000.0}
-                period = float(site.params.get("scan_period_s", 1.0))
+                                         "range_max_km": cfg.range_max_m / 1000.0}
+                period = cfg.scan_period_s
                 if best is None or period < best[2]:
                     best = (site.name, rise, period)
         rows = np.flatnonzero(assoc.truth_id == target)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import geo
 from .measurements import SensorSite
 from .truth import Truth
 
@@ -35,29 +34,20 @@ def expected_pd(snr_linear, pfa: float, swerling) -> np.ndarray:
 
 
 def radar_observable(site: SensorSite, truth: Truth, times: np.ndarray, min_pd: float = 0.5) -> np.ndarray:
-    """(n_targets, len(times)) bool: the radar would detect the target with Pd >= min_pd."""
-    p = site.params
-    n = truth.n_targets
-    idx = np.repeat(np.arange(n)[:, None], len(times), axis=1)
-    tt = np.broadcast_to(times[None, :], idx.shape)
-    pos, vel = truth.state_at(tt, idx)
-    alive = np.isfinite(pos[..., 0])
-    safe_pos = np.where(alive[..., None], pos, site.ecef)
-    safe_vel = np.where(alive[..., None], vel, 0.0)
-    enu = site.to_enu(safe_pos)
-    rng, _, el = geo.enu_to_polar(enu)
-    rng = np.maximum(rng, 1.0)
-    los = safe_pos - site.ecef
-    radial = np.sum(los * safe_vel, axis=-1) / rng
-    _, _, target_alt = geo.ecef_to_geodetic(safe_pos)
-    visible = geo.above_radar_horizon(site.ecef, site.alt_m, safe_pos, target_alt)
-    in_cover = (rng >= p.get("range_min_m", 0.0)) & (rng <= p.get("range_max_m", np.inf))
-    in_cover &= (el >= p.get("elevation_min_rad", -np.pi / 2)) & (el <= p.get("elevation_max_rad", np.pi / 2))
-    outside_notch = np.abs(radial) >= p.get("mti_min_radial_speed_mps", 0.0)
-    snr = (10.0 ** (p.get("reference_snr_db", 13.0) / 10.0) * truth.rcs_m2[:, None]
-           * (p.get("reference_range_m", 1e5) / rng) ** 4)
-    pd = expected_pd(snr, p.get("pfa", 1e-6), truth.swerling[:, None])
-    return alive & visible & in_cover & outside_notch & (pd >= min_pd)
+    """(n_targets, len(times)) bool: the radar would detect the target with Pd >= min_pd.
+
+    Coverage, horizon and MTI come from the radar model itself (sensors.radar.look_geometry), so
+    this denominator and the simulation cannot drift apart.
+    """
+    from .sensors.radar import RadarConfig, look_geometry
+
+    cfg = RadarConfig.from_site(site)
+    idx = np.repeat(np.arange(truth.n_targets)[:, None], len(times), axis=1)
+    pos, vel = truth.state_at(np.broadcast_to(times[None, :], idx.shape), idx)
+    range_m, _, _, _, visible = look_geometry(site, cfg, pos, vel)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pd = expected_pd(cfg.mean_snr(range_m, truth.rcs_m2[:, None]), cfg.pfa, truth.swerling[:, None])
+    return visible & (pd >= min_pd)
 
 
 def _held_for(flags: np.ndarray, times: np.ndarray, hold_s: float) -> np.ndarray:
@@ -77,12 +67,14 @@ def _held_for(flags: np.ndarray, times: np.ndarray, hold_s: float) -> np.ndarray
 def observable_mask(sensors: list[SensorSite], truth: Truth, times: np.ndarray, *,
                     confirm_scans: int = 3, min_pd: float = 0.5) -> np.ndarray:
     """(n_targets, len(times)): observable by at least one radar for long enough to confirm."""
+    from .sensors.radar import RadarConfig
+
     mask = np.zeros((truth.n_targets, len(times)), dtype=bool)
     for site in sensors:
         if site.kind != "radar":
             continue
         seen = radar_observable(site, truth, times, min_pd)
-        hold = (confirm_scans + 0.5) * site.params.get("scan_period_s", 1.0)
+        hold = (confirm_scans + 0.5) * RadarConfig.from_site(site).scan_period_s
         mask |= _held_for(seen, times, hold)
     return mask
 

@@ -44,6 +44,8 @@ def _truth_samples(truth: Truth, times: np.ndarray):
 
 
 def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float) -> dict:
+    from .sensors.simulate import scan_times
+
     counts = {}
     for site in sensors:
         mine = meas.sensor == site.index
@@ -53,7 +55,7 @@ def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float) -> dict:
             "false_alarms": int((mine & (meas.truth == FALSE_ALARM)).sum()),
         }
         if site.kind == "radar":
-            entry["scans"] = int(np.floor(duration_s / site.params.get("scan_period_s", 1.0)))
+            entry["scans"] = int(len(scan_times(site, duration_s)))
         counts[site.name] = entry
     return counts
 
@@ -113,6 +115,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
     siap = siap_metrics(*siap_args, association=assoc, truth_mask=counted)
     siap_all = siap_metrics(*siap_args, association=assoc)
 
+    sensor_counts = _sensor_counts(scenario.sensors, meas, scenario.duration_s)
     wall_s = time.perf_counter() - wall_start
     summary = {
         "scenario": scenario.name,
@@ -122,11 +125,11 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
         "n_truth": int(truth.n_targets),
         "n_tracks": int(np.unique(confirmed.track_id).size),
         "n_tracks_all": int(np.unique(tracks.track_id).size),
-        "scans": int(sum(s.get("scans", 0) for s in _sensor_counts(scenario.sensors, meas, scenario.duration_s).values())),
+        "scans": int(sum(s.get("scans", 0) for s in sensor_counts.values())),
         "wall_s": round(wall_s, 3),
         "tracker_wall_s": round(track_wall, 3),
         "measurements": int(len(meas)),
-        "sensors": _sensor_counts(scenario.sensors, meas, scenario.duration_s),
+        "sensors": sensor_counts,
         "gospa": {k: float(v) for k, v in gospa.summary().items()},
         "gospa_params": {"c_m": GOSPA_C_M, "p": GOSPA_P, "alpha": 2, "eval_step_s": EVAL_STEP_S},
         "siap": _clean(siap),
@@ -137,7 +140,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
         "by_class": class_completeness(truth, eval_times, observable, assoc),
         "birds": bird_report(truth, confirmed, nearest_truth_per_row(truth_t, truth_id, truth_pos, confirmed,
                                                                             SIAP_ASSOCIATION_M)),
-        "late_targets": late_target_report(scenario, truth, truth_t, truth_id, truth_pos, confirmed, assoc),
+        "late_targets": late_target_report(scenario, truth, assoc),
         "outputs": {},
     }
 

@@ -304,20 +304,31 @@ def _noisy_values(cfg: RadarConfig, range_m, azimuth, elevation, range_rate, rng
     return values, np.broadcast_to(sigma, (n, N_VALUES)).copy()
 
 
-def _target_detections(site, cfg, truth, t_start, t_end, rng, sensor_index) -> MeasurementBatch:
-    target, t, pos, vel = _crossings(site, cfg, truth, t_start, t_end)
+def look_geometry(site: SensorSite, cfg: RadarConfig, pos, vel):
+    """Polar geometry of targets at ECEF ``pos``/``vel`` (any leading shape) and whether the radar
+    can see them: inside range and elevation coverage, above the 4/3-earth horizon, outside the
+    MTI notch. Detection probability is left to the caller.
+
+    Returns (range_m, azimuth, elevation, range_rate, visible). NaN inputs give visible = False.
+    """
     enu = site.to_enu(pos)
     vel_enu = geo.ecef_vectors_to_enu(vel, site.rotation)
     range_m, azimuth, elevation = geo.enu_to_polar(enu)
-    range_rate = np.einsum("ij,ij->i", enu, vel_enu) / range_m
-    _, _, target_alt = geo.ecef_to_geodetic(pos)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        range_rate = np.einsum("...j,...j->...", enu, vel_enu) / range_m
+        _, _, target_alt = geo.ecef_to_geodetic(pos)
+        visible = (
+            (range_m >= cfg.range_min_m) & (range_m <= cfg.range_max_m)
+            & (elevation >= cfg.elevation_min_rad) & (elevation <= cfg.elevation_max_rad)
+            & geo.above_radar_horizon(site.ecef, site.alt_m, pos, target_alt)
+            & (np.abs(range_rate) >= cfg.mti_min_radial_speed_mps)
+        )
+    return range_m, azimuth, elevation, range_rate, visible
 
-    visible = (
-        (range_m >= cfg.range_min_m) & (range_m <= cfg.range_max_m)
-        & (elevation >= cfg.elevation_min_rad) & (elevation <= cfg.elevation_max_rad)
-        & geo.above_radar_horizon(site.ecef, site.alt_m, pos, target_alt)
-        & (np.abs(range_rate) >= cfg.mti_min_radial_speed_mps)
-    )
+
+def _target_detections(site, cfg, truth, t_start, t_end, rng, sensor_index) -> MeasurementBatch:
+    target, t, pos, vel = _crossings(site, cfg, truth, t_start, t_end)
+    range_m, azimuth, elevation, range_rate, visible = look_geometry(site, cfg, pos, vel)
     # Every look draws its fluctuation and noise, visible or not, so one target's coverage
     # does not shift the random stream seen by the others.
     detected, z = detection.detect(cfg.mean_snr(range_m, truth.rcs_m2[target]), truth.swerling[target],
