@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import geo
 from .measurements import FALSE_ALARM, MeasurementBatch
 from .tracks import TrackStates
 from .truth import Truth

@@ -28,7 +28,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .. import geo
-from ..tracks import CONFIRMED, PICTURE_STATUSES
+from ..tracks import PICTURE_STATUSES
 from .basemap import load_base_map
 
 SEA_COLOUR = "#dbe7f0"

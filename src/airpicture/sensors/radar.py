@@ -229,7 +229,6 @@ def _crossings(site: SensorSite, cfg: RadarConfig, truth: Truth, t_start: float,
     """
     n = truth.n_targets
     period = cfg.scan_period_s
-    omega = cfg.rotation_rate_rad_s
     if n == 0 or t_end <= t_start:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3))
     # Revolutions overlapping the window; a crossing lies in its revolution up to rounding.

@@ -364,7 +364,6 @@ class SensorTracker:
 
     def _process_frame(self, s: int, batch: MeasurementBatch) -> None:
         info = self._info[s]
-        site = info.site
         cfg = self.config
         tab = self.table
         t_lo, t_hi = float(batch.time[0]), float(batch.time[-1])
@@ -486,7 +485,6 @@ class SensorTracker:
         # A track started by one plot has no velocity yet; its next plot lies within max speed
         # x elapsed time (plus position errors), far tighter than its Gaussian velocity prior.
         one_plot = tab.n_updates[slots] <= 1
-        tr_pos = np.trace(tab.P[slots][:, POS, POS], axis1=1, axis2=2)
         values = batch.values
         sig = np.where(np.isfinite(batch.sigmas), batch.sigmas, 0.0)
         has_range = measured[:, RANGE]
