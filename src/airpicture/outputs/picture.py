@@ -28,7 +28,6 @@ from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .. import geo
-from ..tracks import PICTURE_STATUSES
 from .basemap import load_base_map
 
 SEA_COLOUR = "#dbe7f0"
@@ -103,7 +102,7 @@ def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     if tracks is None or len(tracks) == 0:
         return np.zeros(0, np.int64), [], []
     position = np.asarray(tracks.position)
-    confirmed = np.flatnonzero(np.isin(np.asarray(tracks.status), PICTURE_STATUSES) & np.isfinite(position).all(axis=1))
+    confirmed = np.flatnonzero(tracks.in_picture() & np.isfinite(position).all(axis=1))
     if confirmed.size == 0:
         return np.zeros(0, np.int64), [], []
     ids = np.asarray(tracks.track_id)[confirmed]
@@ -441,7 +440,7 @@ def render_picture(path, *, sensors=(), truth=None, tracks=None, defended_points
     truth : airpicture.truth.Truth or None
         Trajectories drawn as thin grey lines, a dot at each target's last position.
     tracks : airpicture.tracks.TrackStates or None
-        Rows with status CONFIRMED are drawn as coloured lines, labelled with the
+        Confirmed and coasting rows (the operator's picture) are drawn as coloured lines, labelled with the
         track number (and class hint, e.g. "T12 bird") at their last point; no labels
         beyond ``max_track_labels`` tracks.
     defended_points, zones : lists of airpicture.scenario.model.DefendedPoint / Zone
