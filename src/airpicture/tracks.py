@@ -23,6 +23,9 @@ class TrackStates:
     status: np.ndarray  # (n,) int8: TENTATIVE / CONFIRMED / COASTING
     position_cov: np.ndarray | None = None  # (n, 3, 3), optional
     track_class: np.ndarray | None = None  # (n,) object: class hint ("bird", "unknown", ...), optional
+    # Further named (n,) columns, optional: "icao24" (str hex, '' none), "source_mask" (int64 bit per sensor),
+    # "transponder_only" (bool), "callsign", "squawk", "emergency", "category" (str, '' unknown) ...
+    extra: dict | None = None
 
     def __len__(self) -> int:
         return int(self.time.shape[0])
@@ -30,7 +33,7 @@ class TrackStates:
     @classmethod
     def empty(cls) -> "TrackStates":
         return cls(np.zeros(0), np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros((0, 3)),
-                   np.zeros(0, np.int8), np.zeros((0, 3, 3)), np.zeros(0, dtype=object))
+                   np.zeros(0, np.int8), np.zeros((0, 3, 3)), np.zeros(0, dtype=object), {})
 
     @classmethod
     def concatenate(cls, parts: list["TrackStates"]) -> "TrackStates":
@@ -51,6 +54,7 @@ class TrackStates:
             np.concatenate([p.status for p in parts]),
             cov,
             cls_,
+            _concatenate_extra([p.extra or {} for p in parts], [len(p) for p in parts]),
         )
 
     def in_picture(self) -> np.ndarray:
@@ -63,4 +67,29 @@ class TrackStates:
             self.status[index],
             None if self.position_cov is None else self.position_cov[index],
             None if self.track_class is None else self.track_class[index],
+            None if self.extra is None else {k: v[index] for k, v in self.extra.items()},
         )
+
+
+def _missing_value(dtype):
+    """What a column holds where a part lacks it: '' for text, -1 for integers, False, NaN."""
+    if dtype == object or dtype.kind in "US":
+        return ""
+    if dtype.kind in "iu":
+        return -1
+    if dtype.kind == "b":
+        return False
+    return np.nan
+
+
+def _concatenate_extra(extras: list[dict], lengths: list[int]) -> dict:
+    """Concatenate the named extra columns; a part without a column gets that column's missing value."""
+    names = {}
+    for e in extras:
+        for k, v in e.items():
+            names.setdefault(k, np.asarray(v).dtype)
+    out = {}
+    for k, dtype in names.items():
+        pieces = [e[k] if k in e else np.full(n, _missing_value(dtype), dtype=dtype) for e, n in zip(extras, lengths)]
+        out[k] = np.concatenate(pieces) if pieces else np.zeros(0, dtype)
+    return out

@@ -37,6 +37,10 @@ DEFAULT_NACP = 7                 # no TC 31 seen yet and no prior: EPU 185.2 m (
 DEFAULT_NACV = 1                 # velocity message without NACv: 10 m/s 95 %
 VELOCITY_WINDOW_S = 1.5          # a position takes the aircraft's latest velocity at most this old
 MISSING_VERTICAL_RATE_SIGMA_MPS = 20.0  # vertical rate absent: v_up = 0 with this sigma
+SURFACE_VERTICAL_SIGMA_M = 300.0  # surface positions have no height: a loose vertical constraint
+SURFACE_SPEED_SIGMA_MPS = 1.0     # movement field: 0.125-5 kt steps, plus the 2.8 deg ground-track step
+SURFACE_SPEED_RELATIVE_SIGMA = 0.05
+SURFACE_VERTICAL_RATE_SIGMA_MPS = 0.5
 SOURCE_NACP, SOURCE_NUCP, SOURCE_DEFAULT, SOURCE_PRIOR = 0, 1, 2, 3
 _CATEGORY_SET = {4: "A", 3: "B", 2: "C", 1: "D"}
 
@@ -65,6 +69,7 @@ class AdsbReports:
     emergency: np.ndarray         # object str, '' unknown ('none', 'general', ...)
     category: np.ndarray          # object str, '' unknown ('A3', ...)
     row: np.ndarray               # int64 input row of the position
+    on_ground: np.ndarray = None  # bool: a surface position (TC 5-8), placed at surface_height_m
     nacp_by_icao: dict = field(default_factory=dict)  # latest NACp per aircraft after this batch
 
     def __len__(self) -> int:
@@ -136,7 +141,9 @@ def _me_header(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filtered=None,
                  velocity_window_s: float = VELOCITY_WINDOW_S, default_nacp: int = DEFAULT_NACP,
-                 default_nacv: int = DEFAULT_NACV, extra_vertical_sigma_m: float = 0.0) -> AdsbReports:
+                 default_nacv: int = DEFAULT_NACV, extra_vertical_sigma_m: float = 0.0,
+                 surface_height_m: float = 0.0, surface_vertical_sigma_m: float = SURFACE_VERTICAL_SIGMA_M
+                 ) -> AdsbReports:
     """ADS-B position reports as ECEF measurements.
 
     Parameters
@@ -157,6 +164,9 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
         Categories assumed while unknown (see docs/fusion.md).
     extra_vertical_sigma_m : float
         Added in quadrature to the altitude quantisation (pressure altitude vs. geometric height).
+    surface_height_m, surface_vertical_sigma_m : float
+        Surface positions (TC 5-8) carry no height: they are placed at this height (the receiver's or the
+        airport's) with this vertical sigma, so they constrain the horizontal position only.
     """
     n = len(decoded)
     rows = np.flatnonzero(decoded.decoded)
@@ -225,7 +235,10 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
         lat_all = np.where(accepted, filtered.lat, np.nan)
         lon_all = np.where(accepted, filtered.lon, np.nan)
         alt_all = np.where(np.isfinite(alt_all), alt_all, filtered.altitude_m)
-    pos_all = es & (me_tc >= 9) & (me_tc <= 18) & np.isfinite(lat_all) & np.isfinite(lon_all) & np.isfinite(alt_all)
+    surface_all = es & (me_tc >= 5) & (me_tc <= 8)
+    alt_all = np.where(surface_all, surface_height_m, alt_all)
+    pos_all = (es & (((me_tc >= 9) & (me_tc <= 18)) | surface_all) & np.isfinite(lat_all) & np.isfinite(lon_all)
+               & np.isfinite(alt_all))
     sel = np.flatnonzero(pos_all[order])
     sel = sel[np.argsort(t[sel], kind="stable")]
     r = order[sel]
@@ -238,7 +251,8 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
         prior = np.array([int(nacp_by_icao.get(a, -1)) for a in icao[r]], dtype=np.int64)
     nacp_k = nacp[sel]
     nacp_used = np.where(nacp_k >= 0, nacp_k, prior)
-    nucp = np.clip(18 - me_tc[r], 0, 9)
+    on_ground = surface_all[r]
+    nucp = np.clip(np.where(on_ground, 14 - me_tc[r], 18 - me_tc[r]), 0, 9)
     sigma_nacp = NACP_EPU_M[np.clip(nacp_used, 0, 11)] * EPU_TO_SIGMA
     sigma_nucp = NUCP_95_M[nucp] * EPU_TO_SIGMA
     sigma_default = NACP_EPU_M[default_nacp] * EPU_TO_SIGMA
@@ -249,7 +263,7 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
                        np.where(is_v0, sigma_nucp, np.maximum(sigma_default, sigma_nucp)))
     # vertical: uniform over the altitude step (25 ft with Q = 1, 100 ft Gillham)
     step = np.where(q_bit[r] == 0, 100 * FT, 25 * FT)
-    sigma_v = np.sqrt(step ** 2 / 12.0 + extra_vertical_sigma_m ** 2)
+    sigma_v = np.where(on_ground, surface_vertical_sigma_m, np.sqrt(step ** 2 / 12.0 + extra_vertical_sigma_m ** 2))
 
     basis = _enu_basis(lat, lon)
     position = geo.geodetic_to_ecef(lat, lon, alt).reshape(k, 3)
@@ -272,6 +286,17 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
     sh = np.sqrt((NACV_HORIZONTAL_95_MPS[nacv] * EPU_TO_SIGMA) ** 2 + quant_h ** 2)
     sv = np.where(vz_ok, np.sqrt((NACV_VERTICAL_95_MPS[nacv] * BOUND_TO_SIGMA_1D) ** 2 + (64 * FPM) ** 2 / 12.0),
                   MISSING_VERTICAL_RATE_SIGMA_MPS)
+    # a surface position carries its own movement and ground track (BDS 0,6)
+    surf_v = on_ground & np.isfinite(gs[r]) & np.isfinite(np.asarray(decoded["track_rad"], dtype=np.float64)[r])
+    if surf_v.any():
+        g_s, trk_s = gs[r][surf_v], np.asarray(decoded["track_rad"], dtype=np.float64)[r][surf_v]
+        enu_v[surf_v] = np.stack([g_s * np.sin(trk_s), g_s * np.cos(trk_s), np.zeros_like(g_s)], axis=-1)
+        velocity[surf_v] = np.einsum("nij,nj->ni", basis[surf_v], enu_v[surf_v])
+        sh = np.where(surf_v, 0.0, sh)
+        sh[surf_v] = np.maximum(SURFACE_SPEED_SIGMA_MPS, SURFACE_SPEED_RELATIVE_SIGMA * g_s)
+        sv = np.where(surf_v, SURFACE_VERTICAL_RATE_SIGMA_MPS, sv)
+        has_v = has_v | surf_v
+        age = np.where(surf_v, 0.0, age)
     velocity_cov = _cov_ecef(basis, sh, sh, sv)
     velocity[~has_v] = np.nan
     velocity_cov[~has_v] = np.nan
@@ -286,6 +311,7 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
         time=time_all[r], icao24=icao[r], latitude_rad=lat, longitude_rad=lon, altitude_m=alt,
         position_ecef=position, position_cov=position_cov, horizontal_sigma_m=sigma_h, vertical_sigma_m=sigma_v,
         accuracy_source=source.astype(np.int8), nacp=nacp_used.astype(np.int8), has_velocity=has_v,
-        velocity_ecef=velocity, velocity_cov=velocity_cov, velocity_age_s=age, callsign=callsign[sel],
+        velocity_ecef=velocity, velocity_cov=velocity_cov, velocity_age_s=age, on_ground=on_ground,
+        callsign=callsign[sel],
         squawk=squawk[sel], emergency=emergency[sel], category=category[sel], row=r.astype(np.int64),
         nacp_by_icao=learned)

@@ -434,3 +434,46 @@ def polar_to_ecef_position(values: np.ndarray, sigmas: np.ndarray, site_ecef, si
         up = up_vectors(pos[~has_el])
         cov[~has_el] += assumed_alt_sigma_m**2 * up[:, :, None] * up[:, None, :]
     return pos, 0.5 * (cov + np.swapaxes(cov, -1, -2))
+
+
+# --------------------------------------------------------------------------- Cartesian reports
+
+def cartesian_update(x, P, z, R, *, statistics_only=False) -> UpdateResult:
+    """Linear Kalman update with ECEF position (3) or position + velocity (6) reports.
+
+    Parameters
+    ----------
+    x, P : (k, 7), (k, 7, 7) predicted states at the report times.
+    z : (k, d) reported ECEF position (d = 3) or position and velocity (d = 6).
+    R : (k, d, d) their full covariance (ADS-B accuracy is an ellipse in local east/north/up,
+        so it is not diagonal in ECEF).
+
+    The measurement matrix picks the first d state components, so no linearisation is involved.
+    """
+    x = np.asarray(x, dtype=float)
+    P = np.asarray(P, dtype=float)
+    z = np.asarray(z, dtype=float)
+    R = np.asarray(R, dtype=float)
+    k, d = z.shape
+    x_out, p_out = x.copy(), P.copy()
+    if k == 0:
+        return UpdateResult(x_out, p_out, np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
+    nu = z - x[:, :d]
+    pht = P[:, :, :d]  # P H^T: the first d columns
+    s = P[:, :d, :d] + R
+    s = 0.5 * (s + np.swapaxes(s, -1, -2))
+    chol = np.linalg.cholesky(s)
+    y = np.linalg.solve(chol, nu[..., None])[..., 0]
+    d2 = np.sum(y * y, axis=1)
+    logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=1)
+    loglik = -0.5 * (d2 + logdet + d * np.log(2.0 * np.pi))
+    dim = np.full(k, d, dtype=np.int64)
+    if statistics_only:
+        return UpdateResult(x_out, p_out, d2, loglik, dim)
+    gain = np.swapaxes(np.linalg.solve(s, np.swapaxes(pht, -1, -2)), -1, -2)  # (k, 7, d)
+    x_out = x + np.einsum("kij,kj->ki", gain, nu)
+    ikh = np.repeat(np.eye(STATE_DIM)[None], k, axis=0)
+    ikh[:, :, :d] -= gain
+    p_new = ikh @ P @ np.swapaxes(ikh, -1, -2) + gain @ R @ np.swapaxes(gain, -1, -2)
+    p_out = 0.5 * (p_new + np.swapaxes(p_new, -1, -2))
+    return UpdateResult(x_out, p_out, d2, loglik, dim)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .filters import CT, CV, MOTION_MODELS, STATE_DIM, ProcessNoise, polar_update, predict, up_vectors, POS
+from .filters import (CT, CV, MOTION_MODELS, POS, STATE_DIM, ProcessNoise, cartesian_update, polar_update, predict,
+                      up_vectors)
 
 DEFAULT_MODELS = (CV, CT)
 
@@ -163,6 +164,21 @@ def imm_update(mode_x, mode_P, c, values, sigmas, site_ecef, site_rotation):
     rep = np.repeat(np.arange(m), n_modes)
     res = polar_update(mode_x.reshape(m * n_modes, STATE_DIM), mode_P.reshape(m * n_modes, STATE_DIM, STATE_DIM),
                        values[rep], sigmas[rep], site_ecef[rep], site_rotation[rep])
+    return _posterior(res, c, m, n_modes)
+
+
+def imm_update_cartesian(mode_x, mode_P, c, z, R):
+    """As :func:`imm_update`, for ECEF position (d = 3) or position + velocity (d = 6) reports ``z`` (m, d)
+    with full covariances ``R`` (m, d, d) - ADS-B."""
+    m, n_modes = mode_x.shape[:2]
+    rep = np.repeat(np.arange(m), n_modes)
+    res = cartesian_update(mode_x.reshape(m * n_modes, STATE_DIM), mode_P.reshape(m * n_modes, STATE_DIM, STATE_DIM),
+                           z[rep], R[rep])
+    return _posterior(res, c, m, n_modes)
+
+
+def _posterior(res, c, m, n_modes):
+    """Mode-matched posteriors reshaped per track, the mode-probability update and the mixture log-likelihood."""
     loglik = res.log_likelihood.reshape(m, n_modes)
     loglik = np.where(np.isfinite(loglik), loglik, 0.0)  # nothing measured: likelihood carries no information
     log_w = np.log(np.maximum(c, 1e-300)) + loglik

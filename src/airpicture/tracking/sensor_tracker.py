@@ -45,6 +45,7 @@ from ..tracks import COASTING, CONFIRMED, TENTATIVE, TrackStates
 from . import association, filters, imm
 from .filters import POS, STATE_DIM, TURN, VEL, ProcessNoise
 from .management import TrackTable, parse_confirm
+from .transponder import TransponderMixin, addresses_to_hex
 
 ASSOCIATORS = ("gnn", "jpda")
 MOTIONS = ("imm", "cv")
@@ -93,6 +94,12 @@ class TrackerConfig:
     bird_heading_time_constant_s: float = 15.0
     bird_min_updates: int = 2
     bird_fast_sigmas: float = 3.0  # "fast" only when speed - this many sigmas >= bird_max_speed_mps
+    # transponder (ADS-B) reports, see tracking/transponder.py
+    adsb_coast_after_s: float = 15.0  # no report for this long and no radar/EO holding the track: COASTING
+    adsb_drop_after_s: float = 60.0  # ... and deleted after this long (readsb/tar1090 keep a position 60 s)
+    adsb_reinit_d2: float = 400.0  # a report this far (Mahalanobis^2, position) from its aircraft's track restarts it
+    adsb_max_lag_s: float = 2.0  # a report older than its track's state by more than this is not used
+    adsb_number_memory_s: float = 900.0  # an aircraft re-appearing within this gets its old track number back
 
     def __post_init__(self) -> None:
         self.validate()
@@ -139,15 +146,19 @@ class TrackerConfig:
             bad("bird_heading_consistency", "needs 0 < bird_heading_consistency <= bird_steady_consistency <= 1")
         for name in ("max_position_sigma_m", "init_speed_sigma_mps", "max_speed_mps", "init_vertical_speed_sigma_mps",
                      "assumed_altitude_sigma_m", "frame_window_s", "imm_transition_interval_s",
-                     "bird_heading_time_constant_s", "passive_coast_after_s", "passive_only_max_s"):
+                     "bird_heading_time_constant_s", "passive_coast_after_s", "passive_only_max_s",
+                     "adsb_coast_after_s", "adsb_reinit_d2"):
             if not getattr(self, name) > 0:
                 bad(name, "must be positive")
         for name in ("accel_psd_horizontal", "accel_psd_vertical", "turn_rate_psd", "init_turn_rate_sigma_rps",
                      "manoeuvre_turn_rate_sigma_rps", "manoeuvre_accel_mps2", "turn_accel_psd_horizontal",
                      "turn_accel_psd_vertical",
-                     "vertical_speed_hold_sigma_mps", "vertical_speed_hold_above_m", "bird_fast_sigmas"):
+                     "vertical_speed_hold_sigma_mps", "vertical_speed_hold_above_m", "bird_fast_sigmas",
+                     "adsb_max_lag_s", "adsb_number_memory_s"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
+        if not self.adsb_drop_after_s >= self.adsb_coast_after_s:
+            bad("adsb_drop_after_s", "must be >= adsb_coast_after_s")
         if not 0 < self.pd <= 1:
             bad("pd", "must be in (0, 1]")
         if self.clutter_density is not None and not self.clutter_density > 0:
@@ -240,7 +251,12 @@ class _SensorInfo:
             return cls(site, "eo", 0.0, ec.range_max_m, ec.elevation_min_rad, ec.elevation_max_rad, None, 0.0,
                        ec.azimuth_min_rad, ec.azimuth_span_rad, min(config.frame_window_s, 0.5 * ec.update_period_s),
                        max(ec.false_alarms_per_update, 1e-3), True, ec.update_period_s)
-        raise InputError(f"unknown sensor type {site.kind!r} (radar or eo)", source=site.name, field="type")
+        if site.kind == "adsb":
+            # A transponder receiver: reports carry their own positions, no coverage or scan to model.
+            period = float(site.params.get("update_period_s", 0.5))
+            return cls(site, "adsb", 0.0, np.inf, -np.pi / 2, np.pi / 2, None, 0.0, 0.0, geo.TWO_PI,
+                       config.frame_window_s, 1e-3, True, period)
+        raise InputError(f"unknown sensor type {site.kind!r} (radar, eo or adsb)", source=site.name, field="type")
 
     def clutter_density(self, dims: np.ndarray) -> float:
         """False alarms per unit measurement volume (m x rad x rad [x m/s]) for one look."""
@@ -256,7 +272,7 @@ class _SensorInfo:
 
 # --------------------------------------------------------------------------- tracker
 
-class SensorTracker:
+class SensorTracker(TransponderMixin):
     """Vectorised multi-sensor, multi-target tracker (see the module docstring).
 
     Parameters
@@ -264,9 +280,11 @@ class SensorTracker:
     sensors : list of SensorSite
         ``MeasurementBatch.sensor`` indexes this list.
     config : TrackerConfig, optional
+    record_updates : bool
+        Keep every track update (the filtered state at its measurement time): :meth:`update_log`.
     """
 
-    def __init__(self, sensors: list[SensorSite], config: TrackerConfig | None = None):
+    def __init__(self, sensors: list[SensorSite], config: TrackerConfig | None = None, *, record_updates=False):
         self.config = config or TrackerConfig()
         self.sensors = list(sensors)
         self._info = [_SensorInfo.from_site(s, self.config) for s in self.sensors]
@@ -291,10 +309,12 @@ class SensorTracker:
         self._sweep_end = np.full(len(self.sensors), np.nan)  # time of each sensor's previous frame end
         self._sweep_end_az = np.full(len(self.sensors), np.nan)  # azimuth of its last plot
         self._ranging = np.zeros(max(len(self.sensors), 1), bool)  # sensors that measure range
-        self._ranging[:len(self._info)] = [info.kind == "radar" for info in self._info]
+        self._ranging[:len(self._info)] = [info.kind in ("radar", "adsb") for info in self._info]
         self._periods = np.zeros(self._ranging.size)
         self._periods[:len(self._info)] = [info.update_period_s for info in self._info]
         self.frames_processed = 0
+        self._init_transponder()
+        self._log: list | None = [] if record_updates else None
 
     # ------------------------------------------------------------------ public API
     def process(self, batch: MeasurementBatch) -> None:
@@ -309,6 +329,8 @@ class SensorTracker:
             raise InputError(f"measurement sensor index out of range 0..{len(self.sensors) - 1}", field="sensor")
         if not np.all(np.isfinite(batch.time)):
             raise InputError("measurement time is not finite", field="time")
+        if self._adsb[np.unique(sensor)].any():
+            raise InputError("transponder reports go to process_reports, not process", field="sensor")
         for start, stop in self._frames(batch.time, sensor):
             self._process_frame(int(sensor[start]), batch.take(slice(start, stop)))
 
@@ -329,7 +351,33 @@ class SensorTracker:
             status=tab.status[slots].copy(),
             position_cov=p[:, POS, POS].copy(),
             track_class=self._track_class(slots, x),
+            extra=self._track_sources(slots, float(t)),
         )
+
+    def _track_sources(self, slots, t) -> dict:
+        """Address and sources of each track: which sensors fed it lately (bit i = sensor i within 2.5 of its
+        update periods, at least 10 s), and whether that is transponders alone."""
+        tab = self.table
+        hits = tab.last_hit_by_sensor[slots][:, :len(self._info)]
+        recent = (t - hits) <= np.maximum(2.5 * self._periods[:hits.shape[1]], 10.0)
+        mask = (recent.astype(np.int64) << np.arange(hits.shape[1], dtype=np.int64)).sum(axis=1)
+        adsb = self._adsb[:hits.shape[1]]
+        only = recent.any(axis=1) & ~np.any(recent & ~adsb, axis=1) & np.any(recent & adsb, axis=1)
+        return {"icao24": addresses_to_hex(tab.address[slots]), "source_mask": mask, "transponder_only": only}
+
+    def update_log(self, clear: bool = False) -> TrackStates:
+        """Every state update since construction (or the last ``clear``), in processing order: the filtered
+        state at the measurement time, with the track's status then and ``extra["icao24"]``. Needs
+        ``record_updates=True``; a track's restart from a transponder report is logged like an update."""
+        if self._log is None:
+            raise RuntimeError("construct the tracker with record_updates=True to log updates")
+        if not self._log:
+            return TrackStates.empty()
+        t, tid, addr, x, pc, st = (np.concatenate(c) for c in zip(*self._log))
+        if clear:
+            self._log = []
+        return TrackStates(time=t, track_id=tid, position=x[:, :3], velocity=x[:, 3:6], status=st, position_cov=pc,
+                           track_class=None, extra={"icao24": addresses_to_hex(addr)})
 
     def track_details(self) -> dict:
         """Per live track: slot-aligned arrays of id, status, last SNR / sensor, update count, state time."""
@@ -877,6 +925,10 @@ class SensorTracker:
         tab.x[slots] = x
         tab.P[slots] = p
         tab.t[slots] = t
+        if self._log is not None and slots.size:
+            self._log.append((np.broadcast_to(np.asarray(t, np.float64), slots.shape).copy(), tab.track_id[slots].copy(),
+                              tab.address[slots].copy(), x[:, :6].copy(), p[:, POS, POS].copy(),
+                              tab.status[slots].copy()))
 
     def _record_hit_attributes(self, hit_slots, s, batch, hit_meas):
         tab = self.table
@@ -922,6 +974,9 @@ class SensorTracker:
         recent = info.update_period_s * 0.5
         cand = cand[tab.last_hit_by_sensor[cand, s] < t_lo - recent]
         cand = cand[tab.t[cand] < t_lo]  # born or updated by another sensor inside this frame: leave
+        # A transponder that is reporting says the aircraft is there: this radar is blind to it, and its
+        # silence must not coast or delete the track.
+        cand = cand[~self._transponder_reporting(cand, t_lo)]
         if cand.size == 0:
             return cand
         x = tab.x[cand]
