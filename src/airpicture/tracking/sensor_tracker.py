@@ -100,6 +100,7 @@ class TrackerConfig:
     adsb_reinit_d2: float = 400.0  # a report this far (Mahalanobis^2, position) from its aircraft's track restarts it
     adsb_max_lag_s: float = 2.0  # a report older than its track's state by more than this is not used
     adsb_number_memory_s: float = 900.0  # an aircraft re-appearing within this gets its old track number back
+    adsb_update_interval_s: float = 2.0  # an aircraft's reports within this are merged into one update; 0 = each
 
     def __post_init__(self) -> None:
         self.validate()
@@ -154,7 +155,7 @@ class TrackerConfig:
                      "manoeuvre_turn_rate_sigma_rps", "manoeuvre_accel_mps2", "turn_accel_psd_horizontal",
                      "turn_accel_psd_vertical",
                      "vertical_speed_hold_sigma_mps", "vertical_speed_hold_above_m", "bird_fast_sigmas",
-                     "adsb_max_lag_s", "adsb_number_memory_s"):
+                     "adsb_max_lag_s", "adsb_number_memory_s", "adsb_update_interval_s"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
         if not self.adsb_drop_after_s >= self.adsb_coast_after_s:

@@ -71,6 +71,51 @@ def addresses_to_hex(address) -> np.ndarray:
     return out
 
 
+def compress_reports(time, address, pos, pos_cov, has_v, vel, vel_cov, interval_s):
+    """Merge each aircraft's reports within ``interval_s`` into one, at the time of the last of them.
+
+    Why: the fused track is updated sequentially per aircraft, so its cost is per update, and a transponder
+    reports position twice a second - far more often than any radar scans. Each report of a window is
+    carried to the window's last time along the average of its own velocity and the last one (exact under
+    constant acceleration, so turns are followed), and the positions are averaged, which removes the CPR and
+    altitude quantisation. The covariance stays the last report's: GNSS errors are correlated over minutes,
+    so averaging half a dozen reports must not claim a smaller error. The velocity is the last report's. A
+    report without a velocity is carried with the window's last velocity; a window with no velocity keeps
+    its last report alone. Windows start at each aircraft's first report of the batch.
+
+    Returns the merged arrays, in time order.
+    """
+    n = time.size
+    order = np.lexsort((time, address))
+    a, t = address[order], time[order]
+    new_aircraft = np.r_[True, a[1:] != a[:-1]]
+    t0 = t[np.maximum.accumulate(np.where(new_aircraft, np.arange(n), 0))]
+    window = np.floor((t - t0) / interval_s).astype(np.int64)
+    starts = np.flatnonzero(new_aircraft | np.r_[True, window[1:] != window[:-1]])
+    ends = np.r_[starts[1:], n] - 1
+    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, n]))
+    last = order[ends]  # input rows of each window's last report
+    # latest velocity inside each window (a window without one keeps its last report alone)
+    hv = has_v[order]
+    idx = np.where(hv, np.arange(n), -1)
+    idx = np.maximum.accumulate(idx)
+    v_row = np.where(idx[ends] >= starts, order[np.maximum(idx[ends], 0)], -1)
+    carry = v_row >= 0
+    v_end = np.where(carry[:, None], vel[np.maximum(v_row, 0)], 0.0)[group]
+    v_own = np.where(hv[:, None], vel[order], v_end)
+    lead = (t[ends][group] - t)[:, None]
+    carried = pos[order] + 0.5 * (v_own + v_end) * lead
+    use = carry[group] | (np.arange(n) == ends[group])
+    counts = np.bincount(group, weights=use, minlength=starts.size)
+    merged = np.stack([np.bincount(group, weights=np.where(use, carried[:, i], 0.0), minlength=starts.size)
+                       for i in range(3)], axis=1) / counts[:, None]
+    out_v = np.where(carry[:, None], vel[np.maximum(v_row, 0)], np.nan)
+    out_vc = np.where(carry[:, None, None], vel_cov[np.maximum(v_row, 0)], np.nan)
+    keep = np.argsort(time[last], kind="stable")
+    return (time[last][keep], address[last][keep], merged[keep], pos_cov[last][keep], carry[keep], out_v[keep],
+            out_vc[keep])
+
+
 class TransponderMixin:
     """The transponder half of :class:`~airpicture.tracking.sensor_tracker.SensorTracker` (see module doc)."""
 
@@ -82,7 +127,7 @@ class TransponderMixin:
         self._gate_d2_6 = float(2.0 * gammaincinv(3.0, self.config.gate_probability))
         self.transponder_counts = {
             "reports": 0, "updates": 0, "new_tracks": 0, "radar_tracks_identified": 0, "restarted": 0,
-            "renumbered": 0, "late": 0, "too_late": 0,
+            "renumbered": 0, "late": 0, "too_late": 0, "merged": 0,
         }
 
     # ------------------------------------------------------------------ public API
@@ -114,6 +159,11 @@ class TransponderMixin:
                              "finite position", field="reports")
         has_v &= np.all(np.isfinite(vel), axis=1) & np.all(np.isfinite(vel_cov), axis=(1, 2))
         self.transponder_counts["reports"] += n
+        if self.config.adsb_update_interval_s > 0:
+            time, address, pos, pos_cov, has_v, vel, vel_cov = compress_reports(
+                time, address, pos, pos_cov, has_v, vel, vel_cov, self.config.adsb_update_interval_s)
+            self.transponder_counts["merged"] += n - time.size
+            n = time.size
         # Rounds: the k-th report of each aircraft (time order inside each aircraft) goes to round k.
         order = np.lexsort((time, address))
         a_sorted = address[order]
