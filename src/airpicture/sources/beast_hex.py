@@ -19,6 +19,7 @@ _MAX_HEX = HEADER_HEX + 28
 
 class BeastHexParser(LineParser):
     format_name = "beast-hex"
+    unix_time = True
 
     def _parse(self, lines: list[bytes], numbers: np.ndarray, now: float | None) -> FrameBatch:
         parts = [line.split(b",") for line in lines]

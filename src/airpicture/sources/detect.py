@@ -92,10 +92,16 @@ def detect_format(head: bytes, name: str | None = None, *, final: bool = True) -
 
 
 def make_parser(format_name: str, problems: Problems | None = None, source: str = "<stream>",
-                start_time: float | None = None) -> StreamParser:
-    """A fresh streaming parser for ``format_name`` (one of ``FORMATS``)."""
+                start_time: float | None = None, **time_limits) -> StreamParser:
+    """A fresh streaming parser for ``format_name`` (one of ``FORMATS``).
+
+    ``time_limits`` (``time_jitter_s``, ``max_time_gap_s``, ``time_confirm_records``) change the checks of the
+    Unix times of Beast hex, SBS and JSON lines (``airpicture.sources.timeline``); other formats take none.
+    """
     try:
         parser_class = PARSERS[format_name]
     except KeyError:
         raise InputError(f"unknown format '{format_name}' (known: {', '.join(FORMATS)})", field="format") from None
-    return parser_class(problems, source, start_time)
+    if time_limits and not getattr(parser_class, "unix_time", False):
+        raise InputError(f"format '{format_name}' carries no Unix time to check", field="format")
+    return parser_class(problems, source, start_time, **time_limits)

@@ -51,6 +51,7 @@ def _numbers(values: list) -> np.ndarray:
 
 class JsonLinesParser(LineParser):
     format_name = "jsonl"
+    unix_time = True
     max_line = 1 << 16
     field_names = tuple(DECODED_COLUMNS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from airpicture.sources.batch import FrameBatch, Problems, object_array
+from airpicture.sources.timeline import MAX_TIME_GAP_S, TIME_CONFIRM_RECORDS, TIME_JITTER_S, TimeGuard
 
 TICKS_PER_SECOND = 12e6
 
@@ -134,16 +135,27 @@ class StreamParser:
 
 
 class LineParser(StreamParser):
-    """Base of the text formats: splits on newlines, keeps a partial last line for the next feed."""
+    """Base of the text formats: splits on newlines, keeps a partial last line for the next feed.
+
+    Formats whose records carry a Unix time (``unix_time = True``) pass their frames through a ``TimeGuard``
+    (steps back and jumps counted and repaired, times non-decreasing); ``time_jitter_s``, ``max_time_gap_s``
+    and ``time_confirm_records`` are its limits.
+    """
 
     max_line = 4096
     field_names: tuple[str, ...] = ()
+    unix_time = False
 
     def __init__(self, problems: Problems | None = None, source: str = "<stream>",
-                 start_time: float | None = None):
+                 start_time: float | None = None, *, time_jitter_s: float = TIME_JITTER_S,
+                 max_time_gap_s: float = MAX_TIME_GAP_S, time_confirm_records: int = TIME_CONFIRM_RECORDS):
         super().__init__(problems, source, start_time)
         self._rest = b""
         self._lines_seen = 0
+        self.time_guard = None
+        if self.unix_time:
+            self.time_guard = TimeGuard(self.problems, self.where, self._empty, jitter_s=time_jitter_s,
+                                        max_gap_s=max_time_gap_s, confirm_records=time_confirm_records)
 
     def feed(self, data: bytes, now: float | None = None) -> FrameBatch:
         buffer = self._rest + data
@@ -159,9 +171,19 @@ class LineParser(StreamParser):
 
     def finish(self, now: float | None = None) -> FrameBatch:
         rest, self._rest = self._rest, b""
-        if not rest.strip():
-            return self._empty()
-        return self._lines(rest, now)
+        batch = self._lines(rest, now) if rest.strip() else self._empty()
+        if self.time_guard is None:
+            return batch
+        return FrameBatch.concat([batch, self.time_guard.finish()])
+
+    def end_of_connection(self) -> FrameBatch:
+        """A socket closed: a partial last line is counted as ``truncated_frame`` (never parsed as if it were
+        whole), and the frames still held by the time guard are decided as at the end of a file."""
+        if self._rest.strip():
+            self.problems.add("truncated_frame",
+                              f"{self.source}: {len(self._rest)} bytes at the end of the connection")
+        self._rest = b""
+        return self.time_guard.finish() if self.time_guard is not None else self._empty()
 
     def _lines(self, block: bytes, now: float | None) -> FrameBatch:
         if b"\r" in block:
@@ -180,7 +202,8 @@ class LineParser(StreamParser):
             numbers = numbers[~drop]
         if not lines:
             return self._empty()
-        return self._parse(lines, numbers, now)
+        batch = self._parse(lines, numbers, now)
+        return batch if self.time_guard is None else self.time_guard.process(batch)
 
     def _parse(self, lines: list[bytes], numbers: np.ndarray, now: float | None) -> FrameBatch:
         raise NotImplementedError

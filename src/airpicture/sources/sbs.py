@@ -46,6 +46,7 @@ def _unix_times(dates: list[bytes], times: list[bytes]) -> tuple[np.ndarray, np.
 
 class SbsParser(LineParser):
     format_name = "sbs"
+    unix_time = True
     field_names = tuple(DECODED_COLUMNS)
 
     def _parse(self, lines: list[bytes], numbers: np.ndarray, now: float | None) -> FrameBatch:

@@ -217,11 +217,10 @@ class TcpFeed:
         if parser is None:
             return
         if isinstance(parser, LineParser):
-            # a line cut by the end of the connection is counted, never parsed as if it were whole
-            if parser._rest.strip():
-                self.problems.add("truncated_frame", f"{source}: {len(parser._rest)} bytes at the end of the connection")
-            parser._rest = b""
+            # a line cut by the end of the connection is counted, never parsed as if it were whole; frames the
+            # time guard still holds (an unconfirmed run of off times) are decided
+            batch = parser.end_of_connection()
         else:
             batch = parser.finish(self.clock())  # emits complete records, counts a cut one as truncated_frame
-            if len(batch):
-                yield batch
+        if len(batch):
+            yield batch
