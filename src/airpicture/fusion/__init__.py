@@ -1,5 +1,6 @@
-"""Fusion of transponder reports with sensor tracks (issue 3 §4). See docs/fusion.md."""
+"""Fusion of transponder reports with sensor tracks (issue 3 §4). See docs/fusion.md and docs/replay.md."""
 
-from airpicture.fusion.adsb_measurements import AdsbReports, adsb_reports
+from airpicture.fusion.adsb_measurements import AdsbReports, MessageColumns, adsb_reports, reports_from_columns
+from airpicture.fusion.decoder import TransponderDecoder
 
-__all__ = ["AdsbReports", "adsb_reports"]
+__all__ = ["AdsbReports", "MessageColumns", "TransponderDecoder", "adsb_reports", "reports_from_columns"]

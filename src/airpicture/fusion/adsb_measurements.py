@@ -124,19 +124,83 @@ def _message_texts(messages, rows, n, key) -> np.ndarray:
     return out
 
 
-def _me_header(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ME type code, the 3 bits after it (subtype / category) and the altitude Q bit, from 28-digit hex."""
-    n = len(frames)
-    tc = np.full(n, -1, dtype=np.int64)
-    sub = np.full(n, -1, dtype=np.int64)
-    q = np.full(n, -1, dtype=np.int64)
-    long_ = np.array([isinstance(f, str) and len(f) == 28 for f in frames], dtype=bool)
-    if long_.any():
-        text = [f for f, ok in zip(frames, long_) if ok]
-        first = np.array([int(f[8:10], 16) for f in text], dtype=np.int64)
-        nibble11 = np.array([int(f[11], 16) for f in text], dtype=np.int64)
-        tc[long_], sub[long_], q[long_] = first >> 3, first & 7, nibble11 & 1
+def me_header(data: np.ndarray, is_long: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ME type code, the 3 bits after it (subtype / category) and the altitude Q bit of frames given as bytes
+    (``modes.crc.frames_from_hex`` layout); -1 for short frames."""
+    is_long = np.asarray(is_long, dtype=bool)
+    first = data[:, 4].astype(np.int64) if len(data) else np.zeros(0, np.int64)
+    tc = np.where(is_long, first >> 3, -1)
+    sub = np.where(is_long, first & 7, -1)
+    q = np.where(is_long, (data[:, 5].astype(np.int64) & 1) if len(data) else first, -1)
     return tc, sub, q
+
+
+def _me_header(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``me_header`` of hex frames (anything but 28 hex digits gives -1)."""
+    from airpicture.modes.crc import frames_from_hex
+
+    frames = np.asarray(frames, dtype=object)
+    if len(frames) == 0:
+        return (np.zeros(0, np.int64),) * 3
+    text = np.array([f if isinstance(f, str) else "" for f in frames], dtype=object)
+    data, is_long, valid = frames_from_hex(text)
+    return me_header(data, is_long & valid)
+
+
+@dataclass
+class MessageColumns:
+    """What the reports are built from: one row per message (any order), SI units, missing = NaN / -1 / ''.
+
+    ``position`` marks the rows that are position reports (latitude, longitude and altitude finite), ``surface``
+    the surface ones among them (their altitude is replaced by ``surface_height_m``), ``velocity`` the airborne
+    velocity rows (ground speed and track finite). ``me_tc`` is the ME type code (-1 unknown: then the
+    position's type code says nothing about accuracy), ``me_sub`` the velocity subtype (2 = supersonic, 4 kt
+    steps), ``q_bit`` the altitude Q bit (0 = Gillham 100 ft steps; anything else 25 ft steps).
+    ``row`` is reported back for position rows (the caller's row numbering).
+    """
+
+    time: np.ndarray
+    icao24: np.ndarray
+    position: np.ndarray
+    surface: np.ndarray
+    velocity: np.ndarray
+    latitude_rad: np.ndarray
+    longitude_rad: np.ndarray
+    altitude_m: np.ndarray
+    groundspeed_mps: np.ndarray
+    track_rad: np.ndarray
+    vertical_rate_mps: np.ndarray
+    me_tc: np.ndarray
+    me_sub: np.ndarray
+    q_bit: np.ndarray
+    nacp: np.ndarray          # TC 31 NACp, -1 elsewhere
+    version: np.ndarray       # TC 31 ADS-B version, -1 elsewhere
+    nacv: np.ndarray          # velocity NACv, -1 elsewhere
+    callsign: np.ndarray
+    squawk: np.ndarray
+    emergency: np.ndarray
+    category: np.ndarray
+    row: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def take(self, index) -> "MessageColumns":
+        return MessageColumns(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
+
+    @classmethod
+    def concat(cls, parts: list["MessageColumns"]) -> "MessageColumns":
+        return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in cls.__dataclass_fields__})
+
+
+def category_codes(me_tc: np.ndarray, me_sub: np.ndarray, ident: np.ndarray) -> np.ndarray:
+    """Emitter category ('A3', 'B6', ...) of identification rows (TC 4/3/2/1 = set A/B/C/D), '' elsewhere."""
+    out = np.full(len(me_tc), "", dtype=object)
+    ident = ident & (me_tc >= 1) & (me_tc <= 4)
+    if ident.any():
+        table = np.array([[f"{_CATEGORY_SET[a]}{b}" for b in range(8)] for a in (1, 2, 3, 4)], dtype=object)
+        out[ident] = table[me_tc[ident] - 1, me_sub[ident] & 7]
+    return out
 
 
 def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filtered=None,
@@ -157,7 +221,9 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
         NACp already known per aircraft (e.g. from an earlier batch: pass ``reports.nacp_by_icao``); used until
         a TC 31 of this batch says otherwise.
     filtered : airpicture.modes.phantoms.FilterResult, optional
-        ``ModeSFilter`` output for the same rows: only its accepted positions are used, with its lat/lon.
+        ``ModeSFilter`` output for the same rows: only its accepted positions are used, with its lat/lon and
+        (where rs1090 has none) altitude; rows rs1090 did not decode still give reports from the filter's
+        columns (``icao24``, ``df``, ``time``, ``lat``, ``lon``, ``altitude_m``).
     velocity_window_s : float
         A position takes the aircraft's latest velocity no older than this.
     default_nacp, default_nacv : int
@@ -177,11 +243,29 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
     frames = np.asarray(frames, dtype=object)
     time_all = np.full(n, np.nan)
     time_all[rows] = np.array([m.get("timestamp", np.nan) for m in messages], dtype=np.float64)
+    df = np.asarray(decoded["df"]).astype(np.int64)
+    icao = np.asarray(decoded["icao24"], dtype=object).copy()
+    lat_all = np.asarray(decoded["latitude_rad"], dtype=np.float64)
+    lon_all = np.asarray(decoded["longitude_rad"], dtype=np.float64)
+    alt_all = np.asarray(decoded["altitude_m"], dtype=np.float64)
     if filtered is not None:
-        time_all = np.where(np.isfinite(time_all), time_all, np.asarray(filtered.time, dtype=np.float64))
+        f_time = np.asarray(filtered.time, dtype=np.float64)
+        time_all = np.where(np.isfinite(time_all), time_all, f_time)
+        f_icao = np.asarray(filtered.icao24, dtype=np.int64)
+        accepted = np.asarray(filtered.accepted, dtype=bool)
+        missing = (icao == "") & accepted & (f_icao >= 0)
+        if missing.any():
+            uniq, inverse = np.unique(f_icao[missing], return_inverse=True)
+            icao[missing] = np.array([f"{a:06x}" for a in uniq.tolist()], dtype=object)[inverse]
+        df = np.where(df >= 0, df, np.asarray(filtered.df, dtype=np.int64))
+        accepted &= np.isfinite(filtered.lat)
+        lat_all = np.where(accepted, filtered.lat, np.nan)
+        lon_all = np.where(accepted, filtered.lon, np.nan)
+        alt_all = np.where(np.isfinite(alt_all), alt_all, filtered.altitude_m)
+        known_row = np.asarray(decoded.decoded, dtype=bool) | accepted
+    else:
+        known_row = np.asarray(decoded.decoded, dtype=bool)
 
-    df = np.asarray(decoded["df"])
-    icao = np.asarray(decoded["icao24"], dtype=object)
     me_tc, me_sub, q_bit = _me_header(frames)
     es = np.isin(df, (17, 18))
     nacp_msg = _message_ints(messages, rows, n, "NACp")
@@ -191,13 +275,38 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
     is_op_status = es & (me_tc == 31)
     nacp_msg[~is_op_status] = -1
     version_msg[~is_op_status] = -1
+    gs = np.asarray(decoded["groundspeed_mps"], dtype=np.float64)
+    trk = np.asarray(decoded["track_rad"], dtype=np.float64)
+    surface = es & (me_tc >= 5) & (me_tc <= 8)
+    position = es & (((me_tc >= 9) & (me_tc <= 18)) | surface)
+    velocity = es & (me_tc == 19) & np.isin(me_sub, (1, 2)) & np.isfinite(gs) & np.isfinite(trk)
+    keep = np.flatnonzero(known_row & (icao != "") & np.isfinite(time_all))
+    cols = MessageColumns(
+        time=time_all, icao24=icao, position=position, surface=surface, velocity=velocity,
+        latitude_rad=lat_all, longitude_rad=lon_all, altitude_m=alt_all, groundspeed_mps=gs, track_rad=trk,
+        vertical_rate_mps=np.asarray(decoded["vertical_rate_mps"], dtype=np.float64), me_tc=me_tc, me_sub=me_sub,
+        q_bit=q_bit, nacp=nacp_msg, version=version_msg, nacv=nacv_msg,
+        callsign=np.asarray(decoded["callsign"], dtype=object), squawk=np.asarray(decoded["squawk"], dtype=object),
+        emergency=emergency_msg, category=category_codes(me_tc, me_sub, es), row=np.arange(n, dtype=np.int64),
+    ).take(keep)
+    return reports_from_columns(cols, nacp_by_icao, velocity_window_s=velocity_window_s,
+                                default_nacp=default_nacp, default_nacv=default_nacv,
+                                extra_vertical_sigma_m=extra_vertical_sigma_m, surface_height_m=surface_height_m,
+                                surface_vertical_sigma_m=surface_vertical_sigma_m)
 
-    # group rows by aircraft, time order inside (stable: equal times keep input order)
-    known = decoded.decoded & (icao != "") & np.isfinite(time_all)
-    idx = np.flatnonzero(known)
-    order = idx[np.lexsort((time_all[idx], icao[idx].astype(str)))]
+
+def reports_from_columns(cols: MessageColumns, nacp_by_icao: dict | None = None, *,
+                         velocity_window_s: float = VELOCITY_WINDOW_S, default_nacp: int = DEFAULT_NACP,
+                         default_nacv: int = DEFAULT_NACV, extra_vertical_sigma_m: float = 0.0,
+                         surface_height_m: float = 0.0, surface_vertical_sigma_m: float = SURFACE_VERTICAL_SIGMA_M
+                         ) -> AdsbReports:
+    """The reports of :func:`adsb_reports` from message columns (every row a message of a known aircraft
+    with a time). Identity, NACp and velocities are carried forward per aircraft within ``cols``."""
+    m = len(cols)
+    icao = np.asarray(cols.icao24, dtype=object)
+    time_all = np.asarray(cols.time, dtype=np.float64)
+    order = np.lexsort((time_all, icao.astype(str))) if m else np.zeros(0, np.int64)
     g_icao = icao[order].astype(str)
-    m = len(order)
     new_group = np.ones(m, dtype=bool)
     if m > 1:
         new_group[1:] = g_icao[1:] != g_icao[:-1]
@@ -207,37 +316,27 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
     def carried(values, valid, missing):
         return _take(values[order], _ffill(valid[order], group_start), missing)
 
+    nacp_msg = np.asarray(cols.nacp, dtype=np.int64)
     nacp = carried(nacp_msg, nacp_msg >= 0, -1)
-    version = carried(version_msg, version_msg >= 0, -1)
-    callsign = carried(np.asarray(decoded["callsign"], dtype=object), np.asarray(decoded["callsign"]) != "", "")
-    squawk = carried(np.asarray(decoded["squawk"], dtype=object), np.asarray(decoded["squawk"]) != "", "")
-    emergency = carried(emergency_msg, emergency_msg != "", "")
-    category_code = np.full(n, "", dtype=object)
-    ident = es & (me_tc >= 1) & (me_tc <= 4)
-    if ident.any():
-        category_code[ident] = np.array([f"{_CATEGORY_SET[a]}{b}" for a, b in zip(me_tc[ident], me_sub[ident])],
-                                        dtype=object)
-    category = carried(category_code, category_code != "", "")
+    version = carried(np.asarray(cols.version, np.int64), np.asarray(cols.version) >= 0, -1)
+    texts = {}
+    for name in ("callsign", "squawk", "emergency", "category"):
+        values = np.asarray(getattr(cols, name), dtype=object)
+        texts[name] = carried(values, values != "", "")
 
-    # velocities: airborne velocity subtypes 1/2 (ground speed)
-    gs = np.asarray(decoded["groundspeed_mps"], dtype=np.float64).copy()
-    vel = es & (me_tc == 19) & np.isin(me_sub, (1, 2)) & np.isfinite(gs) & np.isfinite(decoded["track_rad"])
-    supersonic = vel & (me_sub == 2)
-    gs[supersonic] *= 4.0   # rs1090 0.7 reads subtype 2 in 1 kt units; the step is 4 kt (docs/adsb.md)
+    me_tc = np.asarray(cols.me_tc, dtype=np.int64)
+    me_sub = np.asarray(cols.me_sub, dtype=np.int64)
+    gs = np.asarray(cols.groundspeed_mps, dtype=np.float64).copy()
+    trk_all = np.asarray(cols.track_rad, dtype=np.float64)
+    vel = np.asarray(cols.velocity, dtype=bool) & np.isfinite(gs) & np.isfinite(trk_all)
+    gs[vel & (me_sub == 2)] *= 4.0  # rs1090 0.7 reads subtype 2 in 1 kt units; the step is 4 kt (docs/adsb.md)
     vel_idx = _ffill(vel[order], group_start)
 
-    # positions
-    lat_all = np.asarray(decoded["latitude_rad"], dtype=np.float64)
-    lon_all = np.asarray(decoded["longitude_rad"], dtype=np.float64)
-    alt_all = np.asarray(decoded["altitude_m"], dtype=np.float64)
-    if filtered is not None:
-        accepted = np.asarray(filtered.accepted, dtype=bool) & np.isfinite(filtered.lat)
-        lat_all = np.where(accepted, filtered.lat, np.nan)
-        lon_all = np.where(accepted, filtered.lon, np.nan)
-        alt_all = np.where(np.isfinite(alt_all), alt_all, filtered.altitude_m)
-    surface_all = es & (me_tc >= 5) & (me_tc <= 8)
-    alt_all = np.where(surface_all, surface_height_m, alt_all)
-    pos_all = (es & (((me_tc >= 9) & (me_tc <= 18)) | surface_all) & np.isfinite(lat_all) & np.isfinite(lon_all)
+    lat_all = np.asarray(cols.latitude_rad, dtype=np.float64)
+    lon_all = np.asarray(cols.longitude_rad, dtype=np.float64)
+    surface_all = np.asarray(cols.surface, dtype=bool)
+    alt_all = np.where(surface_all, surface_height_m, np.asarray(cols.altitude_m, dtype=np.float64))
+    pos_all = (np.asarray(cols.position, dtype=bool) & np.isfinite(lat_all) & np.isfinite(lon_all)
                & np.isfinite(alt_all))
     sel = np.flatnonzero(pos_all[order])
     sel = sel[np.argsort(t[sel], kind="stable")]
@@ -247,22 +346,25 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
 
     # horizontal accuracy
     prior = np.full(k, -1, dtype=np.int64)
-    if nacp_by_icao:
-        prior = np.array([int(nacp_by_icao.get(a, -1)) for a in icao[r]], dtype=np.int64)
+    if nacp_by_icao and k:
+        uniq, inverse = np.unique(icao[r].astype(str), return_inverse=True)
+        prior = np.array([int(nacp_by_icao.get(a, -1)) for a in uniq.tolist()], dtype=np.int64)[inverse]
     nacp_k = nacp[sel]
     nacp_used = np.where(nacp_k >= 0, nacp_k, prior)
     on_ground = surface_all[r]
-    nucp = np.clip(np.where(on_ground, 14 - me_tc[r], 18 - me_tc[r]), 0, 9)
+    tc_r = me_tc[r]
+    tc_known = tc_r >= 0
+    nucp = np.clip(np.where(on_ground, 14 - tc_r, 18 - tc_r), 0, 9)
     sigma_nacp = NACP_EPU_M[np.clip(nacp_used, 0, 11)] * EPU_TO_SIGMA
-    sigma_nucp = NUCP_95_M[nucp] * EPU_TO_SIGMA
+    sigma_nucp = np.where(tc_known, NUCP_95_M[nucp] * EPU_TO_SIGMA, 0.0)
     sigma_default = NACP_EPU_M[default_nacp] * EPU_TO_SIGMA
-    is_v0 = version[sel] == 0
+    is_v0 = (version[sel] == 0) & tc_known
     source = np.where(nacp_k >= 0, SOURCE_NACP, np.where(prior >= 0, SOURCE_PRIOR,
                                                          np.where(is_v0, SOURCE_NUCP, SOURCE_DEFAULT)))
     sigma_h = np.where(nacp_used >= 0, sigma_nacp,
                        np.where(is_v0, sigma_nucp, np.maximum(sigma_default, sigma_nucp)))
     # vertical: uniform over the altitude step (25 ft with Q = 1, 100 ft Gillham)
-    step = np.where(q_bit[r] == 0, 100 * FT, 25 * FT)
+    step = np.where(np.asarray(cols.q_bit)[r] == 0, 100 * FT, 25 * FT)
     sigma_v = np.where(on_ground, surface_vertical_sigma_m, np.sqrt(step ** 2 / 12.0 + extra_vertical_sigma_m ** 2))
 
     basis = _enu_basis(lat, lon)
@@ -272,24 +374,24 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
     # pair with the latest velocity of the aircraft within the window
     vi = vel_idx[sel]
     vrow = np.where(vi >= 0, order[np.maximum(vi, 0)], -1)
-    age = np.where(vrow >= 0, t[sel] - time_all[np.maximum(vrow, 0)], np.nan)
+    age = np.where(vrow >= 0, t[sel] - time_all[np.maximum(vrow, 0)], np.nan) if k else np.zeros(0)
     has_v = (vrow >= 0) & (age <= velocity_window_s)
     vr_ = np.maximum(vrow, 0)
-    g, trk = gs[vr_], np.asarray(decoded["track_rad"], dtype=np.float64)[vr_]
-    vz = np.asarray(decoded["vertical_rate_mps"], dtype=np.float64)[vr_]
+    g, trk = (gs[vr_], trk_all[vr_]) if m else (np.zeros(k), np.zeros(k))
+    vz = np.asarray(cols.vertical_rate_mps, dtype=np.float64)[vr_] if m else np.zeros(k)
     vz_ok = np.isfinite(vz)
     enu_v = np.stack([g * np.sin(trk), g * np.cos(trk), np.where(vz_ok, vz, 0.0)], axis=-1)
     velocity = np.einsum("nij,nj->ni", basis, enu_v)
-    nacv = nacv_msg[vr_]
+    nacv = np.asarray(cols.nacv, dtype=np.int64)[vr_] if m else np.zeros(k, np.int64)
     nacv = np.where((nacv >= 1) & (nacv <= 4), nacv, default_nacv)
-    quant_h = np.where(me_sub[vr_] == 2, 4 * KT, KT) / np.sqrt(12.0)
+    quant_h = np.where((me_sub[vr_] if m else np.zeros(k)) == 2, 4 * KT, KT) / np.sqrt(12.0)
     sh = np.sqrt((NACV_HORIZONTAL_95_MPS[nacv] * EPU_TO_SIGMA) ** 2 + quant_h ** 2)
     sv = np.where(vz_ok, np.sqrt((NACV_VERTICAL_95_MPS[nacv] * BOUND_TO_SIGMA_1D) ** 2 + (64 * FPM) ** 2 / 12.0),
                   MISSING_VERTICAL_RATE_SIGMA_MPS)
     # a surface position carries its own movement and ground track (BDS 0,6)
-    surf_v = on_ground & np.isfinite(gs[r]) & np.isfinite(np.asarray(decoded["track_rad"], dtype=np.float64)[r])
+    surf_v = on_ground & np.isfinite(gs[r]) & np.isfinite(trk_all[r]) if m else np.zeros(k, bool)
     if surf_v.any():
-        g_s, trk_s = gs[r][surf_v], np.asarray(decoded["track_rad"], dtype=np.float64)[r][surf_v]
+        g_s, trk_s = gs[r][surf_v], trk_all[r][surf_v]
         enu_v[surf_v] = np.stack([g_s * np.sin(trk_s), g_s * np.cos(trk_s), np.zeros_like(g_s)], axis=-1)
         velocity[surf_v] = np.einsum("nij,nj->ni", basis[surf_v], enu_v[surf_v])
         sh = np.where(surf_v, 0.0, sh)
@@ -312,6 +414,6 @@ def adsb_reports(decoded, frames=None, nacp_by_icao: dict | None = None, *, filt
         position_ecef=position, position_cov=position_cov, horizontal_sigma_m=sigma_h, vertical_sigma_m=sigma_v,
         accuracy_source=source.astype(np.int8), nacp=nacp_used.astype(np.int8), has_velocity=has_v,
         velocity_ecef=velocity, velocity_cov=velocity_cov, velocity_age_s=age, on_ground=on_ground,
-        callsign=callsign[sel],
-        squawk=squawk[sel], emergency=emergency[sel], category=category[sel], row=r.astype(np.int64),
+        callsign=texts["callsign"][sel], squawk=texts["squawk"][sel], emergency=texts["emergency"][sel],
+        category=texts["category"][sel], row=np.asarray(cols.row, dtype=np.int64)[r],
         nacp_by_icao=learned)
