@@ -145,6 +145,9 @@ class TransponderDecoder:
         self.identity: dict[str, dict[str, tuple[str, float]]] = {}   # icao24 -> field -> (value, time)
         self._carry: MessageColumns | None = None  # last velocity message per aircraft
         self._cache = _Cache()
+        self._heard = np.zeros(0, np.int64)        # addresses of accepted frames (DF11/17/18 and vouched AP)
+        self._positioned: set[str] = set()        # aircraft that gave a position report
+        self._field_heard: set[str] = set()       # addresses of SBS rows
         self._n = {"messages": 0, "decoded": 0, "positions": 0, "decoded_by_rs1090": 0, "rs1090_rows": 0,
                    "from_fields": 0, "field_positions": 0}
 
@@ -162,11 +165,21 @@ class TransponderDecoder:
             "bad_length": fc.get("bad_length", 0), "not_mode_s": fc.get("not_mode_s", 0),
             "impossible_speed": fc.get("impossible_speed", 0),
             "short_df_in_long_frame": fc.get("short_df_in_long_frame", 0),
-            "aircraft": len(self.identity),
+            "aircraft": int(np.union1d(self._heard, self._field_addresses()).size),
+            "aircraft_with_positions": len(self._positioned),
             "rs1090_problems": dict(self.decode_problems.counts),
             "problems": dict(self.problems.counts),
         })
         return out
+
+    def _field_addresses(self) -> np.ndarray:
+        out = []
+        for a in self._field_heard:
+            try:
+                out.append(int(a, 16))
+            except ValueError:
+                pass
+        return np.asarray(out, np.int64)
 
     def identity_table(self) -> dict[str, np.ndarray]:
         """The identity table as columns: ``icao24`` and, per field, the value and its time (NaN if none)."""
@@ -205,12 +218,17 @@ class TransponderDecoder:
         self._learn_identity(cols)
         self._keep_last_velocity(cols)
         self._n["positions"] += len(reports)
+        if len(reports):
+            self._positioned.update(np.unique(reports.icao24.astype(str)).tolist())
         return reports
 
     # ------------------------------------------------------------------ frames
     def _from_frames(self, time, frames, rows) -> MessageColumns | None:
         out = self.filter.process(time, frames)
         accepted = out.accepted
+        heard = np.unique(out.icao24[accepted & (out.icao24 >= 0)])
+        if heard.size:
+            self._heard = np.union1d(self._heard, heard)
         self._n["decoded"] += int(np.count_nonzero(accepted))
         df = out.df.astype(np.int64)
         candidates = np.flatnonzero(accepted & np.isin(df, (5, 17, 18, 21)))
@@ -310,6 +328,7 @@ class TransponderDecoder:
         if m == 0:
             return None
         self._n["from_fields"] += m
+        self._field_heard.update(np.unique(icao.astype(str)).tolist())
         self._n["decoded"] += m
         take = {name: np.asarray(f[name])[rows] for name in ("latitude_rad", "longitude_rad", "altitude_m",
                                                               "groundspeed_mps", "track_rad", "vertical_rate_mps")}

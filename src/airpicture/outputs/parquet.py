@@ -16,6 +16,16 @@ heading_deg : float64, direction of horizontal motion, degrees clockwise from tr
 status : string, "tentative", "confirmed" or "coasting"
 track_class : string (nullable), only when the tracks carry a class hint
 
+Identity and sources, each only when ``TrackStates.extra`` holds it (transponder-fed tracks, issue 3):
+
+icao24 : string (nullable), the 24-bit ICAO address as 6 lowercase hex digits; null on tracks no transponder fed
+callsign, squawk, emergency, category : string (nullable), the aircraft's identity (emergency in rs1090's
+    names: "none", "general", "unlawful_interference", ...; category "A3", "B6", ...); null while unknown
+transponder_only : bool, the track was fed by transponder reports alone (no radar or EO)
+sources : string, names of the sensors that fed the track lately, joined with "+" (from ``source_mask`` and
+    the sensor names given to :func:`write_tracks_parquet`, or ``extra["sources"]``)
+source_mask : int64, the same as a bit mask (bit i = sensor i of the run)
+
 Units are also stored in the schema's field metadata (key ``unit``).
 """
 
@@ -34,7 +44,11 @@ _UNITS = {
     "time": "s", "track_id": "", "lat": "deg", "lon": "deg", "alt": "m (WGS-84 ellipsoid)",
     "vx": "m/s east", "vy": "m/s north", "vz": "m/s up", "speed_mps": "m/s (horizontal)",
     "heading_deg": "deg clockwise from north", "status": "", "track_class": "",
+    "icao24": "hex", "callsign": "", "squawk": "octal", "emergency": "", "category": "", "transponder_only": "",
+    "sources": "", "source_mask": "bit per sensor",
 }
+# TrackStates.extra columns written when present, in this order; text ones are nullable ('' -> null)
+EXTRA_TEXT = ("icao24", "callsign", "squawk", "emergency", "category")
 _STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
 
 
@@ -78,8 +92,48 @@ def _field(name: str, dtype: pa.DataType, nullable: bool = False) -> pa.Field:
     return pa.field(name, dtype, nullable=nullable, metadata={"unit": _UNITS[name]})
 
 
-def tracks_table(tracks: TrackStates) -> pa.Table:
-    """The track states as an Arrow table with the columns documented in this module."""
+def _text_array(values, n: int) -> pa.Array:
+    """Strings with '' (and None) as null."""
+    values = np.asarray(values, dtype=object).reshape(-1)
+    mask = np.array([v is None or v == "" for v in values.tolist()], dtype=bool) if n else np.zeros(0, bool)
+    return pa.array(np.where(mask, None, values), type=pa.string(), mask=mask)
+
+
+def mask_names(mask, sensor_names) -> np.ndarray:
+    """Sensor names of each bit mask, joined with '+'; one join per distinct mask."""
+    mask = np.asarray(mask, np.int64).reshape(-1)
+    uniq, inverse = np.unique(mask, return_inverse=True)
+    text = np.array(["+".join(name for i, name in enumerate(sensor_names) if (int(m) >> i) & 1)
+                     for m in uniq.tolist()], dtype=object)
+    return text[inverse.reshape(-1)] if mask.size else np.zeros(0, dtype=object)
+
+
+def _extra_columns(tracks: TrackStates, sensor_names) -> list[tuple[pa.Field, pa.Array]]:
+    extra = tracks.extra or {}
+    n = len(tracks)
+    out = []
+    for name in EXTRA_TEXT:
+        if name in extra:
+            out.append((_field(name, pa.string(), nullable=True), _text_array(extra[name], n)))
+    if "transponder_only" in extra:
+        out.append((_field("transponder_only", pa.bool_()),
+                    pa.array(np.asarray(extra["transponder_only"], dtype=bool).reshape(-1), type=pa.bool_())))
+    sources = extra.get("sources")
+    if sources is None and "source_mask" in extra and sensor_names is not None:
+        sources = mask_names(extra["source_mask"], list(sensor_names))
+    if sources is not None:
+        out.append((_field("sources", pa.string()), pa.array(np.asarray(sources, dtype=object).reshape(-1).astype(str),
+                                                              type=pa.string())))
+    if "source_mask" in extra:
+        out.append((_field("source_mask", pa.int64()),
+                    pa.array(np.asarray(extra["source_mask"], dtype=np.int64).reshape(-1), type=pa.int64())))
+    return out
+
+
+def tracks_table(tracks: TrackStates, sensor_names=None) -> pa.Table:
+    """The track states as an Arrow table with the columns documented in this module.
+
+    ``sensor_names`` (the run's sensors, in index order) turn ``extra["source_mask"]`` into ``sources``."""
     position = np.asarray(tracks.position, dtype=float).reshape(-1, 3)
     velocity = np.asarray(tracks.velocity, dtype=float).reshape(-1, 3)
     lat, lon, alt = geo.ecef_to_geodetic(position)
@@ -107,6 +161,9 @@ def tracks_table(tracks: TrackStates) -> pa.Table:
     if tracks.track_class is not None:
         fields.append(_field("track_class", pa.string(), nullable=True))
         arrays.append(_class_array(np.asarray(tracks.track_class, dtype=object)))
+    for f, a in _extra_columns(tracks, sensor_names):
+        fields.append(f)
+        arrays.append(a)
     schema = pa.schema(fields, metadata={
         "airpicture.content": "track states",
         "airpicture.velocity_frame": "ENU (east, north, up) at each track's own position",
@@ -114,15 +171,16 @@ def tracks_table(tracks: TrackStates) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def write_tracks_parquet(path, tracks: TrackStates) -> Path:
+def write_tracks_parquet(path, tracks: TrackStates, sensor_names=None) -> Path:
     """Write track states to ``path`` (Parquet, zstd) and return the path.
 
     Positions and velocities come in ECEF (m, m/s) and are written as geodetic
     lat/lon/alt and local ENU velocity (see the module docstring for the columns).
+    ``sensor_names`` (index order) name the sensors of ``extra["source_mask"]`` in the ``sources`` column.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(tracks_table(tracks), path, compression="zstd")
+    pq.write_table(tracks_table(tracks, sensor_names), path, compression="zstd")
     return path
 
 
@@ -130,7 +188,7 @@ def read_tracks_parquet(path) -> TrackStates:
     """Read a file written by :func:`write_tracks_parquet` back into ECEF :class:`TrackStates`.
 
     The position covariance is not stored, so it comes back as ``None``; ``track_class``
-    comes back when the column exists.
+    comes back when the column exists, and the identity / source columns in ``extra`` (nulls as '').
     """
     table = pq.read_table(path)
     column = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
@@ -145,7 +203,18 @@ def read_tracks_parquet(path) -> TrackStates:
     track_class = None
     if "track_class" in column:
         track_class = np.asarray(table.column("track_class").to_pylist(), dtype=object)
+    extra = {}
+    for name in EXTRA_TEXT + ("sources",):
+        if name in column:
+            values = np.asarray(table.column(name).to_pylist(), dtype=object)
+            values[values == None] = ""  # noqa: E711 (element-wise)
+            extra[name] = values
+    if "transponder_only" in column:
+        extra["transponder_only"] = np.asarray(column["transponder_only"], dtype=bool)
+    if "source_mask" in column:
+        extra["source_mask"] = np.asarray(column["source_mask"], dtype=np.int64)
     return TrackStates(
+        extra=extra or None,
         time=column["time"].astype(np.float64),
         track_id=column["track_id"].astype(np.int64),
         position=position,

@@ -1,0 +1,323 @@
+"""The air picture of a transponder recording or feed: decode, track, summarise, write (issue 3 §5).
+
+``TransponderPicture`` holds a :class:`~airpicture.fusion.decoder.TransponderDecoder` and a
+:class:`~airpicture.tracking.sensor_tracker.SensorTracker` with one ``adsb`` site, and is fed
+:class:`~airpicture.sources.FrameBatch` es as a reader produces them::
+
+    picture = TransponderPicture(reference=(43.63, 1.37))
+    for fmt, batch in iter_file(path, problems=picture.problems):
+        picture.feed(batch)            # decode + tracker.process_reports on the whole batch
+    picture.advance(now)               # a live feed: let time pass without reports (coast, drop)
+    picture.states()                   # TrackStates now, with icao24, callsign, squawk, emergency, category
+    picture.summary()                  # counters (docs/replay.md)
+    picture.write_outputs(out_dir)     # summary.json, tracks.parquet, picture.png
+
+``replay_file`` is what ``airpicture replay`` runs. See docs/replay.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time as _time
+from pathlib import Path
+
+import numpy as np
+
+from .fusion.adsb_measurements import AdsbReports
+from .fusion.decoder import IDENTITY_FIELDS, TransponderDecoder
+from .measurements import SensorSite
+from .sources.batch import FrameBatch, Problems
+from .tracking.sensor_tracker import SensorTracker, TrackerConfig
+from .tracking.transponder import addresses_to_int
+from .tracks import PICTURE_STATUSES, TrackStates
+
+SITE_NAME = "adsb"
+
+
+def _identity_as_of(changes: dict, address: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    """Identity of each (address, time) query as known at that time, from the change log ``changes``
+    (columns ``address``, ``time`` and the identity fields, sorted by address then time). ``''`` when nothing
+    was known yet. Vectorised: change rows and queries sorted together, the latest change carried forward."""
+    n = address.size
+    out = {name: np.full(n, "", dtype=object) for name in IDENTITY_FIELDS}
+    m = changes["address"].size
+    if n == 0 or m == 0:
+        return out
+    all_addr = np.concatenate([changes["address"], address])
+    all_t = np.concatenate([changes["time"], t])
+    is_query = np.r_[np.zeros(m, bool), np.ones(n, bool)]
+    order = np.lexsort((is_query, all_t, all_addr))        # a change at the query's own time counts
+    idx = np.where(~is_query[order], order, -1)
+    last = np.maximum.accumulate(idx)
+    same = last >= 0
+    same[same] = all_addr[last[same]] == all_addr[order][same]
+    q = is_query[order]
+    rows = order[q] - m
+    src = np.where(same[q], last[q], -1)
+    ok = src >= 0
+    for name in IDENTITY_FIELDS:
+        out[name][rows[ok]] = changes[name][src[ok]]
+    return out
+
+
+class TransponderPicture:
+    """A recognised air picture from transponder input alone (see the module docstring).
+
+    Parameters
+    ----------
+    reference : (latitude_deg, longitude_deg), optional
+        The receiver's position (local CPR decodes, surface quadrants); also drawn on the picture.
+    config : TrackerConfig, optional
+    problems : Problems, optional
+        The reader's problem counter (pass the same object to ``iter_file``; ``self.problems`` by default).
+    record_updates : bool
+        Keep the tracker's update log (every filtered state at its report): ``tracks.parquet`` rows.
+    **decoder_options :
+        Passed to :class:`TransponderDecoder` (and through it to ``ModeSFilter``).
+    """
+
+    def __init__(self, reference=None, config: TrackerConfig | None = None, *, problems: Problems | None = None,
+                 record_updates: bool = True, **decoder_options):
+        self.decoder = TransponderDecoder(reference, problems=problems, **decoder_options)
+        self.problems = self.decoder.problems
+        self.reference = self.decoder.reference
+        lat, lon = (0.0, 0.0) if self.reference is None else self.reference
+        self.site = SensorSite(name=SITE_NAME, kind="adsb", lat_rad=math.radians(lat), lon_rad=math.radians(lon),
+                               alt_m=0.0)
+        self.config = config or TrackerConfig()
+        self.tracker = SensorTracker([self.site], self.config, record_updates=record_updates)
+        self.record_updates = record_updates
+        self.now = -math.inf               # latest time seen (input time base)
+        self.first_time = math.inf
+        self.stage_s = {"decode": 0.0, "track": 0.0}
+        self.batches = 0
+        self._created = _time.perf_counter()
+        self._confirmed_ids: set[int] = set()
+        self._changes = {"address": [], "time": [], **{name: [] for name in IDENTITY_FIELDS}}
+        self._last_identity: dict[int, tuple] = {}
+
+    # ------------------------------------------------------------------ feeding
+    def feed(self, batch: FrameBatch) -> AdsbReports:
+        """Decode one batch and update the tracks with all its reports at once; returns the reports."""
+        self.batches += 1
+        t0 = _time.perf_counter()
+        reports = self.decoder.process(batch)
+        t1 = _time.perf_counter()
+        if len(reports):
+            self.tracker.process_reports(reports)
+            self._log_identity_changes(reports)
+        self.stage_s["decode"] += t1 - t0
+        self.stage_s["track"] += _time.perf_counter() - t1
+        if len(batch):
+            times = np.asarray(batch.time, dtype=np.float64)
+            finite = times[np.isfinite(times)]
+            if finite.size:
+                self.now = max(self.now, float(finite.max()))
+                self.first_time = min(self.first_time, float(finite.min()))
+        self._note_confirmed()
+        return reports
+
+    def advance(self, now: float) -> None:
+        """Time passes without reports (a quiet or dead feed): coast and drop transponder tracks."""
+        now = float(now)
+        if now > self.now:
+            self.now = now
+        if math.isfinite(self.now):
+            self.tracker.expire(self.now)
+
+    # ------------------------------------------------------------------ reading the picture
+    def states(self, t: float | None = None) -> TrackStates:
+        """Every live track predicted to ``t`` (default: the latest time seen), with ``extra`` columns
+        ``icao24``, ``source_mask``, ``sources``, ``transponder_only`` and the aircraft's latest identity
+        (``callsign``, ``squawk``, ``emergency``, ``category``; ``''`` unknown)."""
+        t = self.now if t is None else float(t)
+        if not math.isfinite(t):
+            return _with_identity_columns(TrackStates.empty())
+        snap = self.tracker.snapshot(t)
+        extra = dict(snap.extra or {})
+        if not len(snap):
+            return _with_identity_columns(snap)
+        identity = self.decoder.identity
+        icao = np.asarray(extra.get("icao24", np.full(len(snap), "", dtype=object)), dtype=object)
+        uniq, inverse = np.unique(icao.astype(str), return_inverse=True)
+        for name in IDENTITY_FIELDS:
+            values = np.array([identity.get(a, {}).get(name, ("", 0.0))[0] for a in uniq.tolist()], dtype=object)
+            extra[name] = values[inverse.reshape(-1)]
+        extra["sources"] = self.source_names(extra.get("source_mask", np.zeros(len(snap), np.int64)))
+        snap.extra = extra
+        return snap
+
+    def update_log(self) -> TrackStates:
+        """The tracker's update log (the filtered state at each update, status then) with the identity known
+        at each row's time, ``source_mask`` / ``sources`` (the transponder receiver) and ``transponder_only``."""
+        log = self.tracker.update_log()
+        n = len(log)
+        extra = dict(log.extra or {})
+        icao = np.asarray(extra.get("icao24", np.full(n, "", dtype=object)), dtype=object)
+        changes = self._change_columns()
+        extra.update(_identity_as_of(changes, addresses_to_int(icao), np.asarray(log.time, np.float64)))
+        mask = np.full(n, 1 << self.tracker.sensors.index(self.site), np.int64)
+        extra["source_mask"] = mask
+        extra["sources"] = self.source_names(mask)
+        extra["transponder_only"] = np.ones(n, bool)
+        extra["icao24"] = icao
+        log.extra = extra
+        return log
+
+    def source_names(self, mask) -> np.ndarray:
+        """Sensor names of each ``source_mask`` (bit i = sensor i), joined with '+'; '' for none."""
+        from .outputs.parquet import mask_names
+
+        return mask_names(mask, [s.name for s in self.tracker.sensors])
+
+    def summary(self, wall_s: float | None = None) -> dict:
+        """Counters of the decoder, the reader and the tracker (docs/replay.md). ``wall_s``: the processing
+        time to rate ``msgs_per_s`` by (default: since this picture was made)."""
+        counts = self.decoder.counts
+        wall = (_time.perf_counter() - self._created) if wall_s is None else float(wall_s)
+        live = self.states()
+        in_picture = live.in_picture() if len(live) else np.zeros(0, bool)
+        first = self.first_time if math.isfinite(self.first_time) else None
+        last = self.now if math.isfinite(self.now) else None
+        out = {
+            "messages": counts["messages"],
+            "decoded": counts["decoded"],
+            "crc_rejected": counts["crc_rejected"],
+            "malformed": counts["malformed"],
+            "positions": counts["positions"],
+            "aircraft": counts["aircraft"],
+            "aircraft_with_positions": counts["aircraft_with_positions"],
+            "tracks": self.track_count(),
+            "msgs_per_s": counts["messages"] / wall if wall > 0 else None,
+        }
+        for name in ("phantoms", "unknown_df", "unsupported_df", "impossible_speed", "bad_length", "not_mode_s",
+                     "short_df_in_long_frame", "decoded_by_rs1090", "rs1090_rows", "from_fields",
+                     "field_positions", "crc_rejected_by_df", "rs1090_problems"):
+            out[name] = counts[name]
+        out["problems"] = dict(sorted(self.problems.counts.items()))
+        out["problems_first"] = dict(sorted(self.problems.first.items()))
+        tc = self.tracker.transponder_counts
+        out["tracks_started"] = int(tc.get("new_tracks", 0) - tc.get("renumbered", 0))
+        out["tracks_now"] = int(np.count_nonzero(in_picture))
+        out["tracker"] = dict(self.tracker.transponder_counts)
+        out["reference"] = None if self.reference is None else list(self.reference)
+        out["time_first"] = first
+        out["time_last"] = last
+        out["duration_s"] = (last - first) if first is not None and last is not None else None
+        out["batches"] = self.batches
+        out["wall_s"] = wall
+        out["stage_s"] = dict(self.stage_s)
+        return out
+
+    def write_outputs(self, out_dir, *, summary: dict | None = None, title: str | None = None) -> dict:
+        """Write ``summary.json``, ``tracks.parquet`` (the update log, or the current states without one) and
+        ``picture.png`` into ``out_dir``; returns their paths. ``summary`` defaults to :meth:`summary`."""
+        from .outputs.parquet import write_tracks_parquet
+        from .outputs.picture import render_picture
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        rows = self.update_log() if self.record_updates else self.states()
+        names = [s.name for s in self.tracker.sensors]
+        paths = {"summary": out_dir / "summary.json", "tracks": out_dir / "tracks.parquet",
+                 "picture": out_dir / "picture.png"}
+        write_tracks_parquet(paths["tracks"], rows, sensor_names=names)
+        labelled = rows.take(slice(None))
+        extra = labelled.extra or {}
+        n = len(labelled)
+        callsign = np.asarray(extra.get("callsign", np.full(n, "", dtype=object)), dtype=object)
+        icao = np.asarray(extra.get("icao24", np.full(n, "", dtype=object)), dtype=object)
+        labelled.track_class = np.where(callsign != "", callsign, icao)   # "T4 KLM1302" on the map
+        if n and math.isfinite(self.first_time):
+            labelled.time = labelled.time - self.first_time                  # "track time: 0-7058 s"
+        render_picture(paths["picture"], sensors=[self.site] if self.reference is not None else [],
+                       tracks=labelled, title=title or "Transponder picture")
+        summary = dict(self.summary() if summary is None else summary)
+        summary["outputs"] = {k: str(v) for k, v in paths.items()}
+        summary["tracks_parquet_rows"] = "update log" if self.record_updates else "states"
+        paths["summary"].write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+        return paths
+
+    def track_count(self) -> int:
+        """Distinct track numbers that were in the picture (confirmed or coasting) at some time."""
+        ids = set(self._confirmed_ids)
+        if self.record_updates:
+            log = self.tracker.update_log()
+            if len(log):
+                ids.update(np.unique(log.track_id[log.in_picture()]).tolist())
+        return len(ids)
+
+    # ------------------------------------------------------------------ internals
+    def _note_confirmed(self) -> None:
+        tab = self.tracker.table
+        slots = tab.active_slots()
+        if slots.size:
+            ids = tab.track_id[slots][np.isin(tab.status[slots], PICTURE_STATUSES)]
+            self._confirmed_ids.update(ids.tolist())
+
+    def _log_identity_changes(self, reports: AdsbReports) -> None:
+        """Keep the reports where an aircraft's identity changed: the as-of join of :meth:`update_log`."""
+        address = addresses_to_int(reports.icao24)
+        order = np.lexsort((reports.time, address))
+        a = address[order]
+        cols = [np.asarray(getattr(reports, name), dtype=object)[order] for name in IDENTITY_FIELDS]
+        changed = np.r_[True, a[1:] != a[:-1]]
+        for c in cols:
+            changed[1:] |= c[1:] != c[:-1]
+        rows = np.flatnonzero(changed)
+        # drop the first row of an aircraft when it repeats what the previous batch ended with
+        keep = []
+        for r in rows.tolist():
+            value = tuple(c[r] for c in cols)
+            first_of_aircraft = r == 0 or a[r] != a[r - 1]
+            if first_of_aircraft and self._last_identity.get(int(a[r])) == value:
+                continue
+            keep.append(r)
+        ends = np.flatnonzero(np.r_[a[1:] != a[:-1], True])
+        for r in ends.tolist():
+            self._last_identity[int(a[r])] = tuple(c[r] for c in cols)
+        if not keep:
+            return
+        keep = np.asarray(keep)
+        self._changes["address"].append(a[keep])
+        self._changes["time"].append(np.asarray(reports.time, np.float64)[order][keep])
+        for name, c in zip(IDENTITY_FIELDS, cols):
+            self._changes[name].append(c[keep])
+
+    def _change_columns(self) -> dict:
+        if not self._changes["address"]:
+            return {"address": np.zeros(0, np.int64), "time": np.zeros(0),
+                    **{name: np.zeros(0, dtype=object) for name in IDENTITY_FIELDS}}
+        cols = {k: np.concatenate(v) for k, v in self._changes.items()}
+        order = np.lexsort((cols["time"], cols["address"]))
+        return {k: v[order] for k, v in cols.items()}
+
+
+def _with_identity_columns(states: TrackStates) -> TrackStates:
+    n = len(states)
+    extra = dict(states.extra or {})
+    for name in ("icao24", "sources", *IDENTITY_FIELDS):
+        extra.setdefault(name, np.full(n, "", dtype=object))
+    extra.setdefault("source_mask", np.zeros(n, np.int64))
+    extra.setdefault("transponder_only", np.zeros(n, bool))
+    states.extra = extra
+    return states
+
+
+def _jsonable(value):
+    """numpy scalars and non-finite floats made JSON-safe (NaN/inf -> null)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+__all__ = ["TransponderPicture"]
