@@ -321,3 +321,127 @@ def _jsonable(value):
 
 
 __all__ = ["TransponderPicture"]
+
+
+# --------------------------------------------------------------------------- the replay command
+def parse_reference(text: str | None):
+    """``"LAT,LON"`` in degrees -> (lat, lon); None stays None. Bad text -> InputError naming --reference."""
+    from .errors import InputError
+
+    if text is None or str(text).strip() == "":
+        return None
+    parts = str(text).replace(" ", "").split(",")
+    try:
+        lat, lon = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"'{text}' is not LAT,LON in degrees (e.g. 43.63,1.37)", field="--reference") from None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 360.0) or not (math.isfinite(lat) and math.isfinite(lon)):
+        raise InputError(f"'{text}' is not LAT,LON in degrees (latitude -90..90, longitude -180..360)",
+                         field="--reference")
+    return lat, lon
+
+
+def input_size(path) -> int | None:
+    """Bytes the readers will see: the file size, or for gzip the uncompressed size from its trailer (ISIZE,
+    modulo 4 GiB: None when that cannot be the size)."""
+    import os
+
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            if handle.read(2) != b"\x1f\x8b":
+                return size
+            if size < 18:
+                return None
+            handle.seek(-4, os.SEEK_END)
+            isize = int.from_bytes(handle.read(4), "little")
+    except OSError:
+        return None
+    return isize if isize >= size // 2 else None
+
+
+def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: TrackerConfig | None = None,
+                progress=None, chunk_bytes: int = 1 << 22, title: str | None = None) -> dict:
+    """Replay a recording as fast as it goes: read chunk by chunk (``sources.iter_file``), decode, track,
+    write ``summary.json``, ``tracks.parquet`` and ``picture.png`` into ``out_dir``; returns the summary.
+
+    ``progress(done_bytes, total_bytes)`` is called after each chunk (bytes of the uncompressed input; the
+    total may be None). Bad input raises ``InputError`` after ``summary.json`` was written with the counters
+    and an ``error`` line.
+    """
+    from .errors import InputError
+    from .sources import iter_file
+
+    path = Path(path)
+    out_dir = Path(out_dir)
+    started = _time.perf_counter()
+    picture = TransponderPicture(reference=reference, config=config)
+    total = input_size(path)
+    used = format
+    done = 0
+    read_s = 0.0
+    try:
+        t_read = _time.perf_counter()
+        for used, batch in iter_file(path, format, problems=picture.problems, chunk_bytes=chunk_bytes):
+            read_s += _time.perf_counter() - t_read
+            picture.feed(batch)
+            done = 4096 if done == 0 else done + chunk_bytes
+            if progress is not None:
+                progress(min(done, total) if total else done, total)
+            t_read = _time.perf_counter()
+        read_s += _time.perf_counter() - t_read   # the reader's end (its last records)
+        picture.advance(picture.now)
+        if picture.decoder.counts["messages"] == 0:
+            what = "; ".join(picture.problems.describe()) or "the file is empty"
+            raise InputError(f"no frames read ({used} format): {what}", source=str(path))
+    except InputError as exc:
+        summary = _replay_summary(picture, path, used, started, read_s)
+        summary["error"] = str(exc)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+        raise
+    if progress is not None:
+        progress(total or done, total)
+    summary = _replay_summary(picture, path, used, started, read_s)
+    t_out = _time.perf_counter()
+    picture.write_outputs(out_dir, summary=summary, title=title or f"airpicture replay - {path.name}")
+    summary["stage_s"]["outputs"] = _time.perf_counter() - t_out
+    summary["outputs"] = {name: str(out_dir / f) for name, f in
+                          (("summary", "summary.json"), ("tracks", "tracks.parquet"), ("picture", "picture.png"))}
+    summary["tracks_parquet_rows"] = "update log"
+    (out_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    return summary
+
+
+def _replay_summary(picture: TransponderPicture, path: Path, fmt: str, started: float, read_s: float) -> dict:
+    wall = _time.perf_counter() - started
+    summary = {"input": str(path), "format": fmt}
+    summary.update(picture.summary(wall_s=wall))
+    summary["stage_s"] = {"read": read_s, **picture.stage_s}
+    summary["summary_s"] = _time.perf_counter() - started - wall
+    return summary
+
+
+def print_replay_report(summary: dict, console) -> None:
+    """The short end report of ``airpicture replay``: counts, rates, where the outputs went."""
+    s = summary
+    rate = s.get("msgs_per_s")
+    stage = s.get("stage_s", {})
+    lines = [
+        f"[bold]airpicture replay[/]: {s['input']} ({s['format']})",
+        f"  {s['messages']:,} messages, {s['decoded']:,} decoded, {s['crc_rejected']:,} CRC rejected, "
+        f"{s['phantoms']:,} phantoms, {s['malformed']:,} malformed, {s['unknown_df']:,} unknown DF, "
+        f"{s['impossible_speed']:,} impossible speeds",
+        f"  {s['positions']:,} positions from {s['aircraft_with_positions']} of {s['aircraft']} aircraft -> "
+        f"{s['tracks']} tracks",
+        f"  {s['wall_s']:.2f} s, {rate:,.0f} msg/s (read {stage.get('read', 0):.2f} s, decode "
+        f"{stage.get('decode', 0):.2f} s, track {stage.get('track', 0):.2f} s)" if rate else
+        f"  {s['wall_s']:.2f} s",
+    ]
+    problems = s.get("problems") or {}
+    if problems:
+        lines.append("  input problems: " + ", ".join(f"{k} {v:,}" for k, v in problems.items()))
+    outputs = s.get("outputs") or {}
+    if outputs:
+        lines.append(f"  outputs: {Path(outputs['summary']).parent}/ (summary.json, tracks.parquet, picture.png)")
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)

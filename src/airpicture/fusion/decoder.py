@@ -144,6 +144,8 @@ class TransponderDecoder:
         self.nacp_by_icao: dict[str, int] = {}
         self.identity: dict[str, dict[str, tuple[str, float]]] = {}   # icao24 -> field -> (value, time)
         self._carry: MessageColumns | None = None  # last velocity message per aircraft
+        # the message columns of the last batch (carried rows have row -1): what the reports were built from
+        self.last_columns: MessageColumns | None = None
         self._cache = _Cache()
         self._heard = np.zeros(0, np.int64)        # addresses of accepted frames (DF11/17/18 and vouched AP)
         self._positioned: set[str] = set()        # aircraft that gave a position report
@@ -210,8 +212,10 @@ class TransponderDecoder:
         if self._carry is not None and len(self._carry):
             parts.insert(0, self._carry)
         if not parts:
+            self.last_columns = _empty_columns()
             return reports_from_columns(_empty_columns(), self.nacp_by_icao, **self.report_options)
         cols = MessageColumns.concat(parts) if len(parts) > 1 else parts[0]
+        self.last_columns = cols
         reports = reports_from_columns(cols, self.nacp_by_icao, **self.report_options)
         self.nacp_by_icao = reports.nacp_by_icao
         self._fill_identity(reports)
