@@ -124,6 +124,9 @@ class TransponderMixin:
         tab.add_field("address", (), np.int64, NO_ADDRESS)
         self._adsb = np.array([info.kind == "adsb" for info in self._info] or [False], bool)
         self._number_by_address: dict[int, tuple[int, float]] = {}  # address -> (track number, last report)
+        # an aircraft's reports after its first in a batch: the compiled sequence (False: round by round, the
+        # NumPy reference path the tests compare it with)
+        self.sequence_kernel = True
         self._gate_d2_6 = float(2.0 * gammaincinv(3.0, self.config.gate_probability))
         self.transponder_counts = {
             "reports": 0, "updates": 0, "new_tracks": 0, "radar_tracks_identified": 0, "restarted": 0,
@@ -172,12 +175,21 @@ class TransponderMixin:
         rank = np.empty(n, np.int64)
         rank[order] = np.arange(n) - start
         by_round = np.argsort(rank, kind="stable")
+        last_round = rank.max() if not self.sequence_kernel else min(rank.max(), 0)
         bounds = np.searchsorted(rank[by_round], np.arange(rank.max() + 2))
-        for r in range(rank.max() + 1):
+        for r in range(last_round + 1):
             rows = by_round[bounds[r]:bounds[r + 1]]
             rows = rows[np.argsort(time[rows], kind="stable")]
             self._report_round(s, time[rows], address[rows], pos[rows], pos_cov[rows], has_v[rows], vel[rows],
                                vel_cov[rows])
+        if last_round < rank.max():
+            # Every aircraft has its track after round 0: the rest of each one's reports in one compiled run.
+            rest = order[rank[order] >= 1]  # by address, then time
+            cut = np.flatnonzero(np.r_[True, address[rest][1:] != address[rest][:-1], True])
+            for a, b in zip(cut[:-1].tolist(), cut[1:].tolist()):
+                rows = rest[a:b]
+                self._report_sequence(s, time[rows], int(address[rows[0]]), pos[rows], pos_cov[rows], has_v[rows],
+                                      vel[rows], vel_cov[rows])
         self.expire(float(time.max()))
 
     def expire(self, t: float) -> None:
@@ -206,6 +218,86 @@ class TransponderMixin:
             tab.free(slots[drop])
 
     # ------------------------------------------------------------------ internals
+    def _report_sequence(self, s, t, address, pos, pos_cov, has_v, vel, vel_cov) -> None:
+        """Reports (time order) of one aircraft whose track exists: ``sequence_kernel.run_sequence``."""
+        from . import sequence_kernel as sk
+
+        tab = self.table
+        cfg = self.config
+        counts = self.transponder_counts
+        active = tab.active_slots()
+        mine = active[tab.address[active] == address]
+        if mine.size != 1:  # the track went (cannot happen within a batch today): the round by round path
+            for k in range(t.size):
+                self._report_round(s, t[k:k + 1], np.array([address]), pos[k:k + 1], pos_cov[k:k + 1],
+                                   has_v[k:k + 1], vel[k:k + 1], vel_cov[k:k + 1])
+            return
+        slot = int(mine[0])
+        modes = self.modes
+        if not hasattr(self, "_kernel_modes"):
+            self._kernel_modes = (
+                np.array([sk.CV_CODE if mdl == "cv" else sk.CT_CODE for mdl in modes.models], np.int64),
+                np.array([[q.accel_psd_horizontal, q.accel_psd_vertical, q.turn_rate_psd, q.turn_rate_hold_var]
+                          for q in modes.noises], np.float64),
+                np.ascontiguousarray(modes._eigval), np.ascontiguousarray(modes._eigvec),
+                np.ascontiguousarray(modes._eigvec_inv), float(modes.transition_interval_s),
+                imm.initial_mode_probabilities(modes, 1)[0])
+        models, noises, eigval, eigvec, eigvec_inv, interval, init_mu = self._kernel_modes
+        vel = np.where(has_v[:, None], vel, 0.0)
+        vel_cov = np.where(has_v[:, None, None], vel_cov, 0.0)
+        mode_x, mode_P, mu, t_state, flags, late, t_out, x_out, p_out = sk.run_sequence(
+            tab.mode_x[slot], tab.mode_P[slot], tab.mu[slot], float(tab.t[slot]), t, pos, pos_cov, has_v, vel,
+            vel_cov, models, noises, eigval, eigvec, eigvec_inv, interval, float(cfg.adsb_reinit_d2),
+            float(cfg.adsb_max_lag_s), init_mu, cfg.init_speed_sigma_mps ** 2, cfg.init_vertical_speed_sigma_mps ** 2,
+            cfg.init_turn_rate_sigma_rps ** 2)
+        hit = flags != sk.TOO_LATE
+        counts["too_late"] += int(np.count_nonzero(~hit))
+        counts["late"] += int(np.count_nonzero(late & hit))
+        counts["restarted"] += int(np.count_nonzero(flags == sk.RESTARTED))
+        if not hit.any():
+            return
+        # the table holds the final state; the log gets every update, with the status it had then
+        x_final, p_final = imm.combine(mode_x[None], mode_P[None], mu[None])
+        tab.mode_x[slot], tab.mode_P[slot], tab.mu[slot] = mode_x, mode_P, mu
+        tab.x[slot], tab.P[slot], tab.t[slot] = x_final[0], p_final[0], t_state
+        hit_times = np.maximum.accumulate(t_out[hit])  # as the round path: max(report time, state time)
+        statuses = self._record_consecutive_hits(slot, hit_times)
+        if self._log is not None:
+            k = int(np.count_nonzero(hit))
+            self._log.append((t_out[hit], np.full(k, tab.track_id[slot]), np.full(k, address, np.int64),
+                              x_out[hit][:, :6], p_out[hit], statuses))
+        self._record_hit_attributes(np.array([slot]), s, SimpleNamespace(time=hit_times[-1:], snr_db=None),
+                                    np.array([0]))
+        tab.n_updates[slot] += hit_times.size - 1
+        counts["updates"] += hit_times.size
+        self._number_by_address[address] = (int(tab.track_id[slot]), float(t_state))
+
+    def _record_consecutive_hits(self, slot, times) -> np.ndarray:
+        """One scan per hit for one track; returns its status before each (what the round path logs).
+
+        Scan by scan until the track is confirmed with no misses past its first N scans, then all the rest at
+        once: from there on each further hit only ages the history."""
+        tab = self.table
+        n = times.size
+        statuses = np.full(n, CONFIRMED, np.int8)
+        one = np.array([slot])
+        none = np.zeros(0, np.int64)
+        i = 0
+        while i < n and not (tab.status[slot] == CONFIRMED and tab.misses[slot] == 0
+                             and tab.age_scans[slot] >= tab.confirm_n):
+            statuses[i] = tab.status[slot]
+            tab.record_scan(one, none, float(times[i]))
+            i += 1
+        r = n - i
+        if r > 0:
+            shift = np.uint64(min(r, 64))
+            ones = np.uint64((1 << 64) - 1) if r >= 64 else np.uint64((1 << r) - 1)
+            tab.hit_bits[slot] = (np.uint64(tab.hit_bits[slot]) << shift if r < 64 else np.uint64(0)) | ones
+            tab.age_scans[slot] += r
+            tab.n_hits[slot] += r
+            tab.last_update_time[slot] = times[-1]
+        return statuses
+
     def _adsb_sensor(self, sensor):
         if sensor is not None:
             if not (0 <= int(sensor) < len(self.sensors)) or self._info[int(sensor)].kind != "adsb":
@@ -283,7 +375,7 @@ class TransponderMixin:
             self._record_hit_attributes(hit_slots, s, SimpleNamespace(time=hit_times, snr_db=None),
                                         np.arange(hit_slots.size))
             counts["updates"] += hit_slots.size
-            tab.record_scan(hit_slots, np.zeros(0, np.int64), float(hit_times.max()))
+            tab.record_scan(hit_slots, np.zeros(0, np.int64), hit_times)  # each track its own time
         mine = np.r_[slot[slot >= 0], new_slots] if new.size else slot[slot >= 0]
         alive = mine[tab.status[mine] != 0]
         for a, tid, tt in zip(tab.address[alive].tolist(), tab.track_id[alive].tolist(), tab.t[alive].tolist()):
