@@ -52,6 +52,22 @@ def concat(*parts):
     return SimpleNamespace(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in keys})
 
 
+def fly(tracker, plots, adsb, t_end, *, radar_until=np.inf, look_at=None, each_second=None):
+    """Radar plots then transponder reports, one second at a time, as the pipeline feeds them. Returns the
+    snapshot taken at ``look_at`` (before that second's data)."""
+    seen = None
+    for t0 in np.arange(0.0, t_end, 1.0):
+        if look_at is not None and t0 == look_at:
+            seen = tracker.snapshot(t0)
+        sl = (plots.time >= t0) & (plots.time < t0 + 1) & (plots.time < radar_until)
+        tracker.process(plots.take(np.flatnonzero(sl)))
+        rs = (adsb.time >= t0) & (adsb.time < t0 + 1)
+        tracker.process_reports(SimpleNamespace(**{k: v[rs] for k, v in vars(adsb).items()}))
+        if each_second is not None:
+            each_second(t0 + 1)
+    return seen
+
+
 def horizontal_error(snap, state):
     pos, _ = state(float(snap.time[0]))
     return float(np.linalg.norm(snap.position[0] - pos[0]))
@@ -147,15 +163,9 @@ def test_radar_track_takes_the_address_and_both_sensors_feed_it():
     tr = SensorTracker([radar, adsb_site(index=1)], TrackerConfig())
     plots = simulate_radar(radar, state, 200.0, rng)
     adsb = reports(state, np.arange(60.0, 200.0, 0.5), 0x3C6444, rng)
-    for t0 in np.arange(0.0, 200.0, 1.0):
-        sl = (plots.time >= t0) & (plots.time < t0 + 1)
-        tr.process(plots.take(np.flatnonzero(sl)))
-        rs = (adsb.time >= t0) & (adsb.time < t0 + 1)
-        tr.process_reports(SimpleNamespace(**{k: v[rs] for k, v in vars(adsb).items()}))
-        if t0 == 59.0:
-            before = tr.snapshot(60.0)
-            assert len(before) == 1 and before.extra["icao24"][0] == ""
-            radar_id = before.track_id[0]
+    seen = fly(tr, plots, adsb, 200.0, look_at=60.0)
+    assert len(seen) == 1 and seen.extra["icao24"][0] == ""
+    radar_id = seen.track_id[0]
     snap = tr.snapshot(200.0)
     assert len(snap) == 1
     assert snap.track_id[0] == radar_id  # the radar track kept its number and took the address
@@ -173,15 +183,10 @@ def test_radar_silence_does_not_coast_a_track_whose_transponder_reports():
     plots = simulate_radar(radar, state, 200.0, rng)
     adsb = reports(state, np.arange(0.0, 200.0, 0.5), 0x3C6444, rng)
     statuses = []
-    for t0 in np.arange(0.0, 200.0, 1.0):
-        # the radar loses the aircraft after 80 s (e.g. a low-RCS target): only empty scans from then on
-        sl = (plots.time >= t0) & (plots.time < t0 + 1) & (plots.time < 80.0)
-        tr.process(plots.take(np.flatnonzero(sl)))
-        rs = (adsb.time >= t0) & (adsb.time < t0 + 1)
-        tr.process_reports(SimpleNamespace(**{k: v[rs] for k, v in vars(adsb).items()}))
-        if t0 > 100:
-            statuses.append(tr.snapshot(t0 + 1).status.tolist())
-    assert all(s == [CONFIRMED] for s in statuses)
+    # the radar loses the aircraft after 80 s (e.g. a low-RCS target): only empty scans from then on
+    fly(tr, plots, adsb, 200.0, radar_until=80.0,
+        each_second=lambda t: statuses.append(tr.snapshot(t).status.tolist()) if t > 100 else None)
+    assert len(statuses) == 99 and all(s == [CONFIRMED] for s in statuses)
     snap = tr.snapshot(200.0)
     assert bool(snap.extra["transponder_only"][0])  # the radar no longer feeds it
 
