@@ -186,7 +186,7 @@ def test_radar_silence_does_not_coast_a_track_whose_transponder_reports():
     # the radar loses the aircraft after 80 s (e.g. a low-RCS target): only empty scans from then on
     fly(tr, plots, adsb, 200.0, radar_until=80.0,
         each_second=lambda t: statuses.append(tr.snapshot(t).status.tolist()) if t > 100 else None)
-    assert len(statuses) == 99 and all(s == [CONFIRMED] for s in statuses)
+    assert len(statuses) == 100 and all(s == [CONFIRMED] for s in statuses)
     snap = tr.snapshot(200.0)
     assert bool(snap.extra["transponder_only"][0])  # the radar no longer feeds it
 
