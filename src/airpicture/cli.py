@@ -186,7 +186,7 @@ def replay_command(
     stem = file.name.split(".")[0] or "input"
     target = out_dir if out_dir is not None else default_out_dir(f"replay-{stem}")
     with Progress(TextColumn("[bold]replaying"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+                  TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("replay", total=None)
 
         def on_chunk(done: int, total) -> None:
