@@ -74,7 +74,7 @@ def test_demo_has_the_traffic_issue_2_asks_for(demo):
     assert counts["airliner"] >= 8 and 3 <= counts["small_drone"] <= 4 and 3 <= counts["bird_flock"] <= 4
     assert counts["cruise_missile"] == 1
     kinds = {s.name: s.kind for s in sc.sensors}
-    assert sorted(kinds.values()) == ["eo", "radar", "radar"]
+    assert sorted(kinds.values()) == ["adsb", "eo", "radar", "radar"]
     assert {z.kind for z in sc.zones} >= {"control_zone", "no_fly", "hostile_area"}
     (base,) = sc.defended_points
     assert base.radius_m == pytest.approx(5000.0)

@@ -90,8 +90,12 @@ def good(sensor_extra="", target_extra=""):
 def test_good_scenario_is_converted_to_si_with_defaults():
     sc = parse_scenario(good(), source="t.toml")
     assert sc.name == "test" and sc.duration_s == 120.0 and sc.seed == 5 and sc.truth_step_s == 0.5
-    radar, eo = sc.sensors
-    assert (radar.index, eo.index) == (0, 1)
+    radar, eo, receiver = sc.sensors  # a1 broadcasts ADS-B and no receiver is declared: the default one
+    assert (radar.index, eo.index, receiver.index) == (0, 1, 2)
+    assert receiver.kind == "adsb" and receiver.name == "adsb" and receiver.params["implicit"] is True
+    assert (receiver.lat_rad, receiver.lon_rad, receiver.alt_m) == (radar.lat_rad, radar.lon_rad, radar.alt_m)
+    assert receiver.params["range_max_m"] == pytest.approx(463_000.0)
+    assert receiver.params["message_loss_probability"] == pytest.approx(0.1)
     assert radar.kind == "radar" and eo.kind == "eo"
     assert radar.lat_rad == pytest.approx(37.8 * D) and radar.alt_m == 200.0
     assert radar.params["range_max_m"] == pytest.approx(100_000.0)
@@ -493,3 +497,52 @@ def test_key_lines_property(doc, data):
     lines = key_lines(text)
     for path, line in writer.expected.items():
         assert lines.get(path) == line, (format_path(path), text)
+
+
+def test_adsb_receiver_sensor_and_the_default_receiver():
+    declared = good(target_extra="").replace('''[[sensors]]
+name = "eo1"''', '''[[sensors]]
+name = "rx"
+type = "adsb"
+lat = 37.7
+lon = 12.4
+alt_m = 30
+range_max_km = 250
+message_loss_probability = 0.2
+
+[[sensors]]
+name = "eo1"''')
+    sc = parse_scenario(declared, source="t.toml")
+    assert [(s.name, s.kind, s.index) for s in sc.sensors] == [("r1", "radar", 0), ("rx", "adsb", 1),
+                                                                ("eo1", "eo", 2)]
+    rx = sc.sensors[1]
+    assert rx.params == {"range_max_m": pytest.approx(250_000.0), "message_loss_probability": pytest.approx(0.2)}
+    assert rx.alt_m == 30.0 and "implicit" not in rx.params
+    # No transponder that broadcasts: no default receiver.
+    silent = good().replace('squawk = "1200" }', 'squawk = "1200", adsb = false }')
+    assert [s.kind for s in parse_scenario(silent).sensors] == ["radar", "eo"]
+    without = good().replace('transponder = { icao24 = "abc123", squawk = "1200" }\n', "")
+    assert [s.kind for s in parse_scenario(without).sensors] == ["radar", "eo"]
+    # The name 'adsb' taken by another sensor: the default receiver takes the next free one.
+    renamed = good().replace('name = "eo1"', 'name = "adsb"')
+    assert [s.name for s in parse_scenario(renamed).sensors] == ["r1", "adsb", "adsb1"]
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("message_loss_probability", "1.0", "1 is outside [0, 1)"),
+    ("message_loss_probability", "-0.1", "-0.1 is outside [0, 1)"),
+    ("range_max_km", "0", "0 is outside (0, 5000]"),
+    ("range_km", "100", "unknown adsb parameter 'range_km' (did you mean 'range_max_km'?)"),
+])
+def test_adsb_receiver_parameters_are_checked(key, value, match):
+    text = good().replace('''[[sensors]]
+name = "eo1"''', f'''[[sensors]]
+name = "rx"
+type = "adsb"
+lat = 37.7
+lon = 12.4
+{key} = {value}  #<<
+
+[[sensors]]
+name = "eo1"''')
+    expect_error(text, f"sensors[1].{key}", match)

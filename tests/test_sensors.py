@@ -396,10 +396,10 @@ def test_eo_noise_and_false_bearings():
 def test_every_parameter_is_documented():
     from pathlib import Path
 
-    from airpicture.sensors.params import EO_PARAMS, RADAR_PARAMS
+    from airpicture.sensors.params import ADSB_PARAMS, EO_PARAMS, RADAR_PARAMS
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "sensors.md").read_text()
-    for schema in (RADAR_PARAMS, EO_PARAMS):
+    for schema in (RADAR_PARAMS, EO_PARAMS, ADSB_PARAMS):
         for file_key, (si_key, *_rest) in schema.items():
             assert f"`{file_key}`" in text and f"`{si_key}`" in text, file_key
 

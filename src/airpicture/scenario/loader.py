@@ -68,6 +68,7 @@ PARAM_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "sigma_azimuth_deg": (0.0, 45.0, False, True),
     "sigma_elevation_deg": (0.0, 45.0, False, True),
     "sigma_range_rate_mps": (0.0, 1_000.0, True, True),
+    "message_loss_probability": (0.0, 1.0, True, False),
 }
 PARAM_CHOICES: dict[str, set] = {"dimension": {2, 3}}
 
@@ -367,6 +368,41 @@ def _assets(ctx: _Context, table: dict) -> tuple[list[DefendedPoint], list[Zone]
     return points, zones
 
 
+def _broadcasts_adsb(spec: TargetSpec) -> bool:
+    table = spec.attributes.get("transponder")
+    return isinstance(table, dict) and table.get("adsb", True) is not False
+
+
+def default_adsb_receiver(sensors: list[SensorSite], targets: list[TargetSpec]) -> SensorSite | None:
+    """The implicit ADS-B receiver of a scenario whose targets broadcast ADS-B but that declares no ``adsb``
+    sensor: default parameters, at the site of the first radar (else the first sensor; with no sensor at all,
+    10 m above the first broadcasting target's start), appended after the declared sensors and marked
+    ``params["implicit"] = True``. None when a receiver is declared or nothing broadcasts."""
+    if any(s.kind == "adsb" for s in sensors) or not any(_broadcasts_adsb(t) for t in targets):
+        return None
+    from ..sensors.params import ADSB_PARAMS, si_defaults
+
+    host = next((s for s in sensors if s.kind == "radar"), sensors[0] if sensors else None)
+    if host is not None:
+        lat, lon, alt = host.lat_rad, host.lon_rad, host.alt_m
+    else:
+        spec = next(t for t in targets if _broadcasts_adsb(t))
+        if spec.waypoints:
+            lat, lon = spec.waypoints[0].lat_rad, spec.waypoints[0].lon_rad
+        else:
+            lat, lon = float(spec.recorded[0, 1]), float(spec.recorded[0, 2])
+        alt = 10.0
+    names = {s.name for s in sensors}
+    name = "adsb"
+    k = 1
+    while name in names:
+        name, k = f"adsb{k}", k + 1
+    params = si_defaults(ADSB_PARAMS)
+    params["implicit"] = True
+    return SensorSite(name=name, kind="adsb", lat_rad=lat, lon_rad=lon, alt_m=alt, params=params,
+                      index=len(sensors))
+
+
 # ------------------------------------------------------------------------ entry points
 
 def parse_scenario(text: str, source: str = "<string>", base_dir: str | Path = ".",
@@ -393,6 +429,9 @@ def parse_scenario(text: str, source: str = "<string>", base_dir: str | Path = "
     targets, target_names = [], set()
     for i, t in enumerate(ctx.list_of_tables(raw.get("targets", []), ("targets",))):
         targets.append(_target(ctx, t, i, target_names, duration))
+    receiver = default_adsb_receiver(sensors, targets)
+    if receiver is not None:
+        sensors.append(receiver)
     points, zones = _assets(ctx, ctx.table(raw["assets"], ("assets",))) if "assets" in raw else ([], [])
     tracker = ctx.table(raw["tracker"], ("tracker",)) if "tracker" in raw else {}
     return Scenario(name=name, description=description, duration_s=duration, seed=seed, sensors=sensors,

@@ -55,7 +55,15 @@ EO_PARAMS: dict[str, tuple[str, float | None, object, str]] = {
     "false_alarms_per_update": ("false_alarms_per_update", None, 0.0, "mean Poisson false bearings per update"),
 }
 
-SENSOR_TYPES = {"radar": RADAR_PARAMS, "eo": EO_PARAMS}
+# ADS-B ground receiver (1090 MHz): hears the DF17 frames of the scenario's transponders (sensors/adsb_receiver.py).
+ADSB_PARAMS: dict[str, tuple[str, float | None, object, str]] = {
+    "range_max_km": ("range_max_m", KM, 463.0,
+                     "longest slant range at which a frame is received, km (463 km = 250 NM)"),
+    "message_loss_probability": ("message_loss_probability", None, 0.1,
+                                 "probability that a frame in reach is still lost (garbling, FRUIT, fading)"),
+}
+
+SENSOR_TYPES = {"radar": RADAR_PARAMS, "eo": EO_PARAMS, "adsb": ADSB_PARAMS}
 
 
 def si_defaults(schema: dict[str, tuple[str, float | None, object, str]]) -> dict[str, object]:

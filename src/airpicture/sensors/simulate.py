@@ -23,14 +23,22 @@ from ..truth import Truth
 from . import eo, radar
 
 SIMULATORS = {"radar": radar.simulate_radar, "eo": eo.simulate_eo}
+# Sensors that produce no MeasurementBatch: an ADS-B receiver hears frames (simulate_adsb).
+FRAME_SENSORS = {"adsb"}
+
+
+def _no_measurements(site, truth, t_start, t_end, rng, sensor_index=None) -> MeasurementBatch:
+    return MeasurementBatch.empty()
 
 
 def _simulator(site: SensorSite):
+    if site.kind in FRAME_SENSORS:
+        return _no_measurements
     try:
         return SIMULATORS[site.kind]
     except KeyError:
-        raise InputError(f"unknown sensor type '{site.kind}' (expected one of {sorted(SIMULATORS)})",
-                         source=site.name, field="type") from None
+        raise InputError(f"unknown sensor type '{site.kind}' (expected one of "
+                         f"{sorted(set(SIMULATORS) | FRAME_SENSORS)})", source=site.name, field="type") from None
 
 
 def simulate_sensor(site: SensorSite, truth: Truth, t_start: float, t_end: float,
@@ -74,6 +82,31 @@ def simulate_chunks(sites: Sequence[SensorSite], truth: Truth, duration_s: float
 def simulate_all(sites: Sequence[SensorSite], truth: Truth, duration_s: float, seed: int) -> MeasurementBatch:
     """All measurements of all sensors over [0, duration_s), sorted by time (stable across sensors)."""
     return next(simulate_chunks(sites, truth, duration_s, seed, chunk_s=max(float(duration_s), 1e-9)))
+
+
+def simulate_adsb(sites: Sequence[SensorSite], truth: Truth, duration_s: float, seed: int, *,
+                  source: str | None = None):
+    """Frames of the scenario's ADS-B transponders over [0, duration_s] and what its ``adsb`` sites hear.
+
+    Returns ``(emitted, received)``: ``sensors.adsb.EmittedFrames`` and ``sensors.adsb_receiver.ReceivedFrames``
+    (reception order). Transponders draw from ``adsb_receiver.emitter_rng(seed)``, each receiver's losses from
+    its own sensor stream; None when no target broadcasts or no site is an ``adsb`` receiver. Bad
+    transponder tables raise InputError (``source`` names the file).
+    """
+    from .adsb import emit_adsb, transponders_from_truth
+    from .adsb_receiver import emitter_rng, receive_adsb
+
+    positions = [i for i, site in enumerate(sites) if site.kind == "adsb"]
+    transponders = transponders_from_truth(truth, source=source)
+    if not positions or len(transponders) == 0:
+        return None
+    emitted = emit_adsb(truth, transponders, duration_s, emitter_rng(seed))
+    generators = sensor_generators(seed, len(sites))
+    receivers = [sites[i] for i in positions]
+    if any(site.index != i for site, i in zip(receivers, positions)):  # hand-built lists: index = position
+        from dataclasses import replace
+        receivers = [replace(site, index=i) for site, i in zip(receivers, positions)]
+    return emitted, receive_adsb(receivers, truth, emitted, [generators[i] for i in positions])
 
 
 def scan_times(site: SensorSite, duration_s: float, t_start: float = 0.0) -> np.ndarray:
