@@ -5,7 +5,10 @@ a cruise missile hidden below the horizon or a drone 200 km from the only radar 
 could see it. A truth sample counts as *observable* when some radar's physics gives it
 a decent single-look detection probability (inside range and elevation coverage, above
 the 4/3-earth horizon, outside the MTI notch, expected Pd >= ``min_pd``), and it has been
-so for long enough to confirm a track (``confirm_scans`` scans of that radar).
+so for long enough to confirm a track (``confirm_scans`` scans of that radar). A target that
+broadcasts ADS-B also counts while an ``adsb`` receiver hears it (airborne, within the receiver's
+line of sight and range; sensors/adsb_receiver.py) and has done so for ``ADSB_HOLD_S`` seconds:
+enough for the first even/odd position pair and a confirmed transponder track.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import numpy as np
 
 from .measurements import SensorSite
 from .truth import Truth
+
+ADSB_HOLD_S = 5.0  # receivable this long before it counts (positions at 2 Hz, 10 % lost, 3-of-4 confirmation)
 
 
 def expected_pd(snr_linear, pfa: float, swerling) -> np.ndarray:
@@ -66,15 +71,25 @@ def _held_for(flags: np.ndarray, times: np.ndarray, hold_s: float) -> np.ndarray
 
 def observable_mask(sensors: list[SensorSite], truth: Truth, times: np.ndarray, *,
                     confirm_scans: int = 3, min_pd: float = 0.5) -> np.ndarray:
-    """(n_targets, len(times)): observable by at least one radar for long enough to confirm."""
+    """(n_targets, len(times)): observable by at least one radar, or heard by an ADS-B receiver, for long
+    enough to confirm (see the module doc)."""
     from .sensors.radar import RadarConfig
 
     mask = np.zeros((truth.n_targets, len(times)), dtype=bool)
+    broadcasting = None
     for site in sensors:
-        if site.kind != "radar":
+        if site.kind == "radar":
+            seen = radar_observable(site, truth, times, min_pd)
+            hold = (confirm_scans + 0.5) * RadarConfig.from_site(site).scan_period_s
+        elif site.kind == "adsb":
+            from .sensors.adsb_receiver import broadcasting_targets, receivable
+
+            if broadcasting is None:
+                broadcasting = broadcasting_targets(truth)
+            seen = receivable(site, truth, times, broadcasting)
+            hold = ADSB_HOLD_S
+        else:
             continue
-        seen = radar_observable(site, truth, times, min_pd)
-        hold = (confirm_scans + 0.5) * RadarConfig.from_site(site).scan_period_s
         mask |= _held_for(seen, times, hold)
     return mask
 

@@ -1,4 +1,4 @@
-"""The run: scenario -> truth -> simulated sensors -> tracker -> metrics -> outputs.
+"""The run: scenario -> truth -> simulated sensors (and transponder frames) -> tracker -> metrics -> outputs.
 
 This is the imperative shell around the functional stages. It is what `airpicture run`
 and `airpicture demo` call, and what a notebook can call directly::
@@ -42,7 +42,7 @@ def _truth_samples(truth: Truth, times: np.ndarray):
     return tt[alive], idx[alive], pos[alive], vel[alive], alive
 
 
-def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float) -> dict:
+def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float, adsb=None) -> dict:
     from .sensors.simulate import scan_times
 
     counts = {}
@@ -55,6 +55,10 @@ def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float) -> dict:
         }
         if site.kind == "radar":
             entry["scans"] = int(len(scan_times(site, duration_s)))
+        if site.kind == "adsb":  # frames, not plots: what it heard (details in summary["adsb"])
+            got = adsb.received.counts.get(site.name, {}) if adsb is not None and adsb.active else {}
+            entry["frames_received"] = int(got.get("received", 0))
+            entry["implicit"] = bool(site.params.get("implicit", False))
         counts[site.name] = entry
     return counts
 
@@ -65,8 +69,9 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
 
     from .acceptance import (associate, bird_report, class_completeness, late_target_report,
                              nearest_truth_per_row)
+    from .adsb_feed import AdsbFeed
     from .metrics import gospa_sequence, siap_metrics
-    from .observability import observable_mask
+    from .observability import ADSB_HOLD_S, observable_mask
     from .outputs.parquet import write_tracks_parquet
     from .outputs.picture import render_picture
     from .scenario.trajectory import build_truth
@@ -80,9 +85,11 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
     truth = build_truth(scenario)
     meas = simulate_all(scenario.sensors, truth, scenario.duration_s, scenario.seed)
     config = TrackerConfig.from_dict(scenario.tracker, source=scenario.source)
-    tracker = SensorTracker(scenario.sensors, config)
+    tracker = SensorTracker(scenario.sensors, config)  # adsb receivers included: process_reports feeds them
 
     eval_times = np.arange(EVAL_STEP_S, scenario.duration_s + 1e-9, EVAL_STEP_S)
+    # Transponder frames over the whole run, heard by the adsb receivers; fed below step by step.
+    adsb = AdsbFeed(scenario.sensors, truth, scenario.duration_s, scenario.seed, eval_times, source=scenario.source)
     # Feed measurements in time order, one evaluation step at a time.
     bounds = np.searchsorted(meas.time, eval_times, side="right")
     snapshots: list[TrackStates] = []
@@ -91,11 +98,13 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
                   TimeElapsedColumn(), disable=not show_progress, transient=True) as progress:
         task = progress.add_task(f"tracking {scenario.name}", total=float(scenario.duration_s))
         start = 0
-        for t, stop in zip(eval_times, bounds):
+        for step, (t, stop) in enumerate(zip(eval_times, bounds)):
             t0 = time.perf_counter()
             if stop > start:
                 tracker.process(meas.take(slice(start, stop)))
-            snapshots.append(tracker.snapshot(float(t)))
+            # The same slice's ADS-B frames: FrameBatch -> TransponderDecoder -> reports -> the same tracks.
+            adsb.feed(step, float(t), tracker)
+            snapshots.append(adsb.annotate(tracker.snapshot(float(t))))
             track_wall += time.perf_counter() - t0
             start = stop
             progress.update(task, completed=float(t))
@@ -114,7 +123,8 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
     siap = siap_metrics(*siap_args, association=assoc, truth_mask=counted)
     siap_all = siap_metrics(*siap_args, association=assoc)
 
-    sensor_counts = _sensor_counts(scenario.sensors, meas, scenario.duration_s)
+    sensor_counts = _sensor_counts(scenario.sensors, meas, scenario.duration_s, adsb)
+    nearest = nearest_truth_per_row(truth_t, truth_id, truth_pos, confirmed, SIAP_ASSOCIATION_M)
     wall_s = time.perf_counter() - wall_start
     summary = {
         "scenario": scenario.name,
@@ -135,11 +145,13 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
         "siap_all_truths": _clean(siap_all),
         "siap_params": {"association_distance_m": SIAP_ASSOCIATION_M,
                         "counted": "truth samples observable by some radar (Pd >= 0.5, above the 4/3-earth "
-                                   "horizon, in coverage, outside the MTI notch) for >= 3.5 of its scans"},
+                                   "horizon, in coverage, outside the MTI notch) for >= 3.5 of its scans, or "
+                                   "broadcasting ADS-B within an adsb receiver's line of sight and range for "
+                                   f">= {ADSB_HOLD_S:g} s"},
         "by_class": class_completeness(truth, eval_times, observable, assoc),
-        "birds": bird_report(truth, confirmed, nearest_truth_per_row(truth_t, truth_id, truth_pos, confirmed,
-                                                                            SIAP_ASSOCIATION_M)),
+        "birds": bird_report(truth, confirmed, nearest),
         "late_targets": late_target_report(scenario, truth, assoc),
+        "adsb": adsb.summary(tracker, confirmed, nearest, truth),
         "outputs": {},
     }
 
@@ -189,6 +201,11 @@ def print_summary(summary: dict, out_dir: Path, console) -> None:
     table.add_row("SIAP ambiguity / spuriousness", f"{fmt(s.get('ambiguity'))} / {fmt(s.get('spuriousness'))}")
     table.add_row("SIAP position / velocity accuracy",
                   f"{fmt(s.get('position_accuracy_m'), '.0f')} m / {fmt(s.get('velocity_accuracy_mps'), '.1f')} m/s")
+    a = summary.get("adsb") or {}
+    if a.get("frames_emitted"):
+        table.add_row("ADS-B", f"{a['frames_received']:,} of {a['frames_emitted']:,} frames heard, "
+                      f"{a['reports']:,} reports from {a['aircraft_reported']} of {a['aircraft']} aircraft; "
+                      f"{a['fused_tracks']} fused tracks, {a['transponder_only_tracks']} transponder-only")
     for name, entry in summary.get("late_targets", {}).items():
         table.add_row(f"late target {name}", entry.get("verdict", ""))
     birds = summary.get("birds", {})
