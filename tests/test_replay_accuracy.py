@@ -99,6 +99,26 @@ def test_long_flight_track_positions_within_30_m(long_flight):
             assert np.median(horizontal[icao == a]) < 30.0, (a, np.median(horizontal[icao == a]))
 
 
+def test_long_flight_track_positions_near_our_own_decodes(long_flight):
+    """The same against our own decoded positions, which include the Schiphol surface aircraft rs1090 leaves
+    undecoded: every row has its report."""
+    _, tracks, _, _, ours = long_flight
+    key = {(a, t): i for i, (a, t) in enumerate(zip(ours.icao24.tolist(), ours.time.tolist()))}
+    rows = np.array([key.get((a, t), -1) for a, t in zip(tracks["icao24"].tolist(), tracks["time"].tolist())])
+    assert np.all(rows >= 0)
+    p_track = geo.geodetic_to_ecef(np.radians(tracks["lat"].astype(float)), np.radians(tracks["lon"].astype(float)),
+                                   tracks["alt"].astype(float)).reshape(-1, 3)
+    error = np.linalg.norm(p_track - ours.position_ecef[rows], axis=1)
+    airborne = ~ours.on_ground[rows]
+    assert np.median(error[airborne]) < 30.0
+    horizontal = geo.haversine_m(np.radians(tracks["lat"].astype(float)), np.radians(tracks["lon"].astype(float)),
+                                 ours.latitude_rad[rows], ours.longitude_rad[rows])
+    icao = tracks["icao24"]
+    for a, n in Counter(icao.tolist()).items():
+        if n >= 5:
+            assert np.median(horizontal[icao == a]) < 30.0, (a, np.median(horizontal[icao == a]))
+
+
 # --------------------------------------------------------------------------- tutorial
 @pytest.fixture(scope="module")
 def tutorial():
