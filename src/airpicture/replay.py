@@ -224,11 +224,8 @@ class TransponderPicture:
                  "picture": out_dir / "picture.png"}
         write_tracks_parquet(paths["tracks"], rows, sensor_names=names)
         labelled = rows.take(slice(None))
-        extra = labelled.extra or {}
+        labelled.track_class = None          # no class hints from transponders: labels are number + callsign
         n = len(labelled)
-        callsign = np.asarray(extra.get("callsign", np.full(n, "", dtype=object)), dtype=object)
-        icao = np.asarray(extra.get("icao24", np.full(n, "", dtype=object)), dtype=object)
-        labelled.track_class = np.where(callsign != "", callsign, icao)   # "T4 KLM1302" on the map
         if n and math.isfinite(self.first_time):
             labelled.time = labelled.time - self.first_time                  # "track time: 0-7058 s"
         render_picture(paths["picture"], sensors=[self.site] if self.reference is not None else [],
