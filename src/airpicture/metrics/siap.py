@@ -116,8 +116,8 @@ def siap_metrics(truth_time, truth_id, truth_pos, truth_vel, track_time, track_i
     -----
     Position and velocity errors are summed over active associations where both the track and
     the truth have a sample at t (Stone Soup requires that; here a missing sample is skipped).
-    ID-SIAP (identity completeness / correctness / ambiguity, a later issue) will reuse the active
-    (time, track, truth) triples built here; see ``_active_associations``.
+    ID-SIAP (identity completeness / correctness / ambiguity, :mod:`airpicture.metrics.idsiap`)
+    reuses the active (time, track, truth) triples built here; see ``_active_associations``.
     """
     truth, track = paired_columns(truth_time, truth_id, truth_pos, truth_vel, track_time, track_id, track_pos,
                                   track_vel)
