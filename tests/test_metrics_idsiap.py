@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import _metrics_stonesoup as peer
 import numpy as np
 import pytest
 
-import _metrics_stonesoup as peer
 from airpicture.errors import InputError
-from airpicture.identity.standard import (ASSUMED_FRIEND, FAKER, FRIEND, HOSTILE, IDENTITIES, JOKER, NEUTRAL,
-                                          PENDING, SUSPECT, UNKNOWN)
-from airpicture.metrics import ID_SIAP_KEYS, associate_tracks_to_truths, id_siap, id_siap_metrics, identity_group
+from airpicture.identity.standard import (
+    ASSUMED_FRIEND,
+    FAKER,
+    FRIEND,
+    HOSTILE,
+    IDENTITIES,
+    JOKER,
+    NEUTRAL,
+    PENDING,
+    SUSPECT,
+    UNKNOWN,
+)
+from airpicture.metrics import (
+    ID_SIAP_KEYS,
+    associate_tracks_to_truths,
+    id_siap,
+    id_siap_metrics,
+    identity_group,
+)
 from airpicture.metrics.idsiap import NO_IDENTITY
 
 KEY = "identity"  # Stone Soup metadata key of the truth's and the tracks' identity
@@ -178,7 +194,7 @@ def test_random_scenes_cover_every_class():
     for seed in range(10):
         rng = np.random.default_rng(seed)
         threshold, confirm_hits, end_misses = CONFIGS[seed % len(CONFIGS)]
-        tt, ti, tp, tv, kt, ki, kp, kv = scene(rng, dims=2 + seed % 2)
+        tt, ti, tp, _, kt, ki, kp, _ = scene(rng, dims=2 + seed % 2)
         affiliation = {int(j): AFFILIATIONS[rng.integers(len(AFFILIATIONS))] for j in np.unique(ti)}
         codes = random_track_identities(rng, kt, ki, list(range(len(IDENTITIES))) + [-1]).astype(np.int64)
         association = associate_tracks_to_truths(tt, ti, tp, kt, ki, kp, threshold, confirm_hits=confirm_hits,
@@ -412,7 +428,8 @@ def test_bad_inputs_raise_input_error():
     association = associate_tracks_to_truths(t, ti, tp, t, ti + 1, tp, 10.0)
     ok = np.full(4, HOSTILE)
 
-    def run(truth={0: "hostile"}, track=ok, **kw):
+    def run(truth=None, track=ok, **kw):
+        truth = {0: "hostile"} if truth is None else truth
         return id_siap(t, ti, tp, t, ti + 1, tp, truth, track, association, **kw)
 
     run()

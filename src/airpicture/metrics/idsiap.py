@@ -42,8 +42,19 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InputError
-from ..identity.standard import (ASSUMED_FRIEND, FAKER, FRIEND, HOSTILE, IDENTITIES, JOKER, NEUTRAL, PENDING,
-                                 SUSPECT, UNKNOWN, identity_code)
+from ..identity.standard import (
+    ASSUMED_FRIEND,
+    FAKER,
+    FRIEND,
+    HOSTILE,
+    IDENTITIES,
+    JOKER,
+    NEUTRAL,
+    PENDING,
+    SUSPECT,
+    UNKNOWN,
+    identity_code,
+)
 from ._columns import paired_columns
 from .association import TrackTruthAssociation
 from .siap import _active_associations, _lookup, _ratio
@@ -142,9 +153,9 @@ def _per_truth(values, truth_ids: np.ndarray, field: str, convert) -> np.ndarray
 def _labels(values, field: str) -> np.ndarray:
     """Integer labels (negative = no identity -> NO_IDENTITY) of the plain-label layer."""
     array = np.asarray(values)
-    if array.dtype == object:
-        if all(v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) for v in array.flat):
-            array = np.array([NO_IDENTITY if v is None else int(v) for v in array.flat], dtype=np.int64)
+    if array.dtype == object and all(
+            v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) for v in array.flat):
+        array = np.array([NO_IDENTITY if v is None else int(v) for v in array.flat], dtype=np.int64)
     if array.dtype.kind not in "iu":
         raise InputError(f"identity labels must be integers (negative = no identity), got dtype {array.dtype}",
                          field=field)
