@@ -101,8 +101,8 @@ def _valid_days(days: float) -> Optional[float]:
 
 
 def _describe(info) -> str:
-    end = info.not_after.strftime("%Y-%m-%d %H:%M UTC") if info.not_after else "no end"
-    return f"{info.key_id} ({info.purpose}, {info.state}, until {end}, fingerprint {info.fingerprint})"
+    end = f"until {info.not_after:%Y-%m-%d %H:%M} UTC" if info.not_after else "no end of validity"
+    return f"{info.key_id} ({info.purpose}, {info.state}, {end}, fingerprint {info.fingerprint})"
 
 
 @keys_app.command("init")
@@ -132,13 +132,13 @@ def init_command(
         if key_file is None:
             raise KeyStoreError("--create-key-file needs --key-file PATH", field="--create-key-file")
         WrapSource.create_key_file(key_file)
-        _err().print(f"key file written: {key_file} (keep it apart from the store)", highlight=False, soft_wrap=True)
+        _err().print(f"key file written: {key_file} (keep it apart from the store)", highlight=False, soft_wrap=True, markup=False)
     source = _source(path, passphrase_env, key_file, new=True)
     with KeyStore.create(path, source, scrypt_log2_n=scrypt_log2n, first_key=not empty, purpose=purpose,
                          valid_days=_valid_days(valid_days)) as ks:
-        _out().print(f"key store created: {path}", highlight=False, soft_wrap=True)
+        _out().print(f"key store created: {path}", highlight=False, soft_wrap=True, markup=False)
         for info in ks.keys():
-            _out().print(f"  key {_describe(info)}", highlight=False, soft_wrap=True)
+            _out().print(f"  key {_describe(info)}", highlight=False, soft_wrap=True, markup=False)
 
 
 @keys_app.command("add")
@@ -160,7 +160,7 @@ def add_command(
     with KeyStore.open(path, _source(path, passphrase_env, key_file, new=False)) as ks:
         info = ks.add_key(purpose, key_id=key_id, not_before=start, valid_days=_valid_days(valid_days))
         ks.save()
-        _out().print(f"key added: {_describe(info)}", highlight=False, soft_wrap=True)
+        _out().print(f"key added: {_describe(info)}", highlight=False, soft_wrap=True, markup=False)
 
 
 @keys_app.command("list")
@@ -172,9 +172,6 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print the keys' metadata as JSON."),
 ) -> None:
     """List the keys: id, purpose, state, validity and fingerprint (never the key)."""
-    from rich import box
-    from rich.table import Table
-
     from .keystore import KeyStore
 
     path = _existing(store)
@@ -183,16 +180,20 @@ def list_command(
     if as_json:
         print(json.dumps({"store": str(path), "keys": [i.as_dict() for i in infos]}, indent=2))
         return
-    table = Table(title=f"keys in {path}", box=box.SIMPLE, title_justify="left")
-    for name in ("id", "purpose", "state", "valid from", "until", "fingerprint"):
-        table.add_column(name, no_wrap=True)
-    for i in infos:  # dates (UTC) keep the table inside 80 columns; --json has the times
-        table.add_row(i.key_id, i.purpose, i.status(), i.not_before.strftime("%Y-%m-%d"),
-                      i.not_after.strftime("%Y-%m-%d") if i.not_after else "no end", i.fingerprint)
     if not infos:
-        _out().print(f"no keys in {path}", highlight=False, soft_wrap=True)
+        _out().print(f"no keys in {path}", highlight=False, soft_wrap=True, markup=False)
         return
-    _out().print(table)
+    # plain aligned columns (a rich table would cut ids and fingerprints on a narrow terminal)
+    rows = [("id", "purpose", "state", "valid from (UTC)", "until (UTC)", "fingerprint")]
+    for i in infos:
+        rows.append((i.key_id, i.purpose, i.status(), i.not_before.strftime("%Y-%m-%d %H:%M"),
+                     i.not_after.strftime("%Y-%m-%d %H:%M") if i.not_after else "no end", i.fingerprint))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    _out().print(f"keys in {path}", highlight=False, soft_wrap=True, markup=False)
+    for n, r in enumerate(rows):
+        line = "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+        _out().print(f"[bold]{line}[/]" if n == 0 else line, highlight=False, soft_wrap=True,
+                     markup=n == 0)
 
 
 @keys_app.command("rotate")
@@ -212,11 +213,11 @@ def rotate_command(
     with KeyStore.open(path, _source(path, passphrase_env, key_file, new=False)) as ks:
         new, retired, removed = ks.rotate(purpose, valid_days=_valid_days(valid_days))
         ks.save()
-    _out().print(f"new active key: {_describe(new)}", highlight=False, soft_wrap=True)
+    _out().print(f"new active key: {_describe(new)}", highlight=False, soft_wrap=True, markup=False)
     for info in retired:
-        _out().print(f"retired: {_describe(info)}", highlight=False, soft_wrap=True)
+        _out().print(f"retired: {_describe(info)}", highlight=False, soft_wrap=True, markup=False)
     for info in removed:
-        _out().print(f"removed (validity ended): {info.key_id} ({info.purpose})", highlight=False, soft_wrap=True)
+        _out().print(f"removed (validity ended): {info.key_id} ({info.purpose})", highlight=False, soft_wrap=True, markup=False)
 
 
 @keys_app.command("zeroize")
@@ -238,9 +239,9 @@ def zeroize_command(
         except typer.Abort:
             ok = False
         if not ok:
-            _err().print("not zeroized", highlight=False, soft_wrap=True)
+            _err().print("not zeroized", highlight=False, soft_wrap=True, markup=False)
             raise typer.Exit(1)
     report = zeroize(path, force=force)
     extra = f", and {report['temporary_files']} leftover temporary file(s)" if report["temporary_files"] else ""
     _out().print(f"key store zeroized: {path} ({report['bytes_overwritten']} bytes overwritten, then removed{extra})",
-                 highlight=False, soft_wrap=True)
+                 highlight=False, soft_wrap=True, markup=False)

@@ -399,13 +399,13 @@ def _scrub_and_unlink(path: Path) -> int:
         fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         fd = None
-    if fd is not None:
-        try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                n = _overwrite_fd(fd)
-        finally:
+    try:
+        if fd is not None and stat.S_ISREG(os.fstat(fd).st_mode):
+            n = _overwrite_fd(fd)
+    finally:  # removed even when the overwrite failed
+        if fd is not None:
             os.close(fd)
-    os.unlink(path)
+        os.unlink(path)
     return n
 
 
@@ -744,18 +744,21 @@ class KeyStore:
 
     def rotate(self, purpose: str = DEFAULT_PURPOSE, *, valid_days: float | None = DEFAULT_VALID_DAYS
                ) -> tuple[KeyInfo, list[KeyInfo], list[KeyInfo]]:
-        """Add a new active key of ``purpose`` and retire the active ones (they keep verifying until their
-        validity ends). Keys whose validity has ended are removed. Returns (new, retired, removed)."""
+        """Add a new active key of ``purpose`` and retire the active ones already in use (they keep verifying
+        until their validity ends; keys loaded ahead, not yet valid, stay active). Keys whose validity has ended
+        are removed. Returns (new, retired, removed)."""
         self._check_open()
         now = _now()
         removed = [k for k in self._keys if k.info.not_after is not None and k.info.not_after <= now]
+        # keys loaded ahead (validity not started) stay active: only the ones in use now are retired
         for k in removed:
             k.secret.wipe()
         self._keys = [k for k in self._keys if all(k is not gone for gone in removed)]
         new = self.add_key(purpose, valid_days=valid_days)
         retired = []
         for k in self._keys:
-            if k.info.purpose == purpose and k.info.state == ACTIVE and k.info.key_id != new.key_id:
+            if (k.info.purpose == purpose and k.info.state == ACTIVE and k.info.key_id != new.key_id
+                    and k.info.not_before <= now):
                 k.info = replace(k.info, state=RETIRED, retired_at=now)
                 retired.append(k.info)
         log.info("keys rotated: purpose=%s new=%s retired=%s", purpose, new.key_id,
