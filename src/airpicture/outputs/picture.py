@@ -96,8 +96,9 @@ def _truth_lines(truth) -> list[np.ndarray]:
 def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     """Track ids, one lon/lat line each and a label, from the confirmed and coasting rows, in time order.
 
-    The label is the track number, followed by the track's latest class hint when it has
-    one worth showing ("T12 bird").
+    The label is the track number, then the transponder identity when the track carries one
+    (its latest callsign, else its ICAO address: "T7 AZA812"), then the latest class hint when
+    it has one worth showing ("T12 bird").
     """
     if tracks is None or len(tracks) == 0:
         return np.zeros(0, np.int64), [], []
@@ -116,8 +117,14 @@ def _confirmed_lines(tracks) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     lines = np.split(points, cuts)
     starts = np.concatenate([[0], cuts])
     labels = [f"T{track_id}" for track_id in ids[starts]]
+    last_rows = rows[np.concatenate([cuts - 1, [len(rows) - 1]])]
+    extra = tracks.extra or {}
+    if "icao24" in extra:
+        icao = np.asarray(extra["icao24"], dtype=object)[last_rows]
+        callsign = np.asarray(extra.get("callsign", np.full(len(tracks), "", dtype=object)), dtype=object)[last_rows]
+        names = [str(c).strip() or str(a) for c, a in zip(callsign, icao)]
+        labels = [f"{label} {name}" if name else label for label, name in zip(labels, names)]
     if tracks.track_class is not None:
-        last_rows = rows[np.concatenate([cuts - 1, [len(rows) - 1]])]
         classes = np.asarray(tracks.track_class, dtype=object)[last_rows]
         labels = [label if _is_blank_class(c) else f"{label} {c}" for label, c in zip(labels, classes)]
     return ids[starts], lines, labels
@@ -201,6 +208,16 @@ def _ring_path(rings: list[np.ndarray]) -> MplPath:
         vertices.append(np.concatenate([ring, ring[:1]]))
         codes.append(ring_codes)
     return MplPath(np.concatenate(vertices), np.concatenate(codes))
+
+
+def _sensor_style(site) -> tuple[str, tuple]:
+    """Site marker and coverage line style per sensor kind: radar triangle, EO diamond, ADS-B circle."""
+    kind = str(site.kind).lower()
+    if kind == "eo":
+        return "D", (0, (2, 2))
+    if kind == "adsb":
+        return "o", (0, (1, 2))
+    return "^", (0, (6, 3))
 
 
 def _sensor_coverage(site) -> np.ndarray | None:
@@ -358,12 +375,11 @@ def _draw_map(ax, scene: _Scene, view_lon, view_lat, *, label_tracks: bool, hide
     hidden = _inside(scene.site_points, hide_labels_in)
     for i, (site, coverage) in enumerate(zip(scene.sensors, scene.coverages)):
         colour = SENSOR_COLOURS[i % len(SENSOR_COLOURS)]
-        is_eo = str(site.kind).lower() == "eo"
+        marker, style = _sensor_style(site)
         if coverage is not None:
-            ax.plot(coverage[:, 0], coverage[:, 1], color=colour, linewidth=1.1,
-                    linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), zorder=3)
+            ax.plot(coverage[:, 0], coverage[:, 1], color=colour, linewidth=1.1, linestyle=style, zorder=3)
         x, y = scene.site_points[i]
-        ax.plot([x], [y], marker="D" if is_eo else "^", markersize=9 * math.sqrt(fs), color=colour,
+        ax.plot([x], [y], marker=marker, markersize=9 * math.sqrt(fs), color=colour,
                 markeredgecolor="white", linestyle="none", zorder=8)
         if not hidden[i]:
             ax.annotate(site.name, (x, y), xytext=(7, 4 - 11 * (i % 2)), textcoords="offset points",
@@ -404,12 +420,12 @@ def _legend_handles(scene: _Scene) -> list:
         handles.append(Line2D([], [], marker="*", linestyle="none", markersize=11, color=DEFENDED_COLOUR,
                               label="defended point (radius)"))
     for i, site in enumerate(scene.sensors[: len(SENSOR_COLOURS)]):
-        is_eo = str(site.kind).lower() == "eo"
+        marker, style = _sensor_style(site)
         range_m = (site.params or {}).get("range_max_m")
         reach = f", {range_m / 1000:.0f} km" if range_m else ""
-        handles.append(Line2D([], [], marker="D" if is_eo else "^", color=SENSOR_COLOURS[i], markeredgecolor="white",
-                              linestyle=(0, (2, 2)) if is_eo else (0, (6, 3)), linewidth=1.1,
-                              label=f"{site.name} ({site.kind}{reach})"))
+        kind = "ADS-B receiver" if str(site.kind).lower() == "adsb" else site.kind
+        handles.append(Line2D([], [], marker=marker, color=SENSOR_COLOURS[i], markeredgecolor="white",
+                              linestyle=style, linewidth=1.1, label=f"{site.name} ({kind}{reach})"))
     handles.append(Line2D([], [], color=TRUTH_COLOUR, linewidth=0.8, label="truth"))
     handles.append(Line2D([], [], color="tab:blue", linewidth=1.6, marker="o", markersize=4,
                           label="confirmed track (Tn at its end)"))
