@@ -205,6 +205,52 @@ def test_tampered_passphrase_store(tmp_path):
             KeyStore.open(path, WrapSource.passphrase(PASS))
 
 
+def test_header_is_the_associated_data(tmp_path):
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    path = tmp_path / "keys.apks"
+    store = _new_passphrase_store(path)
+    data = path.read_bytes()
+    header, body = data[:ks.HEADER_BYTES], data[ks.HEADER_BYTES:]
+    aes = AESGCM(bytes(store._wrapping.view()))
+    nonce = header[-ks.NONCE_BYTES:]
+    assert len(aes.decrypt(nonce, body, header)) % ks.PAD_TO == 0
+    for aad in (None, header[:-1], b"\0" + header[1:]):
+        with pytest.raises(InvalidTag):
+            aes.decrypt(nonce, body, aad)
+    store.close()
+
+
+def test_decryption_buffers_are_wiped(tmp_path, monkeypatch):
+    kf = _key_file(tmp_path)
+    path = tmp_path / "keys.apks"
+    with KeyStore.create(path, WrapSource.key_file(kf)) as store:
+        raw = store._raw_secrets_for_tests()
+    good = path.read_bytes()
+    plain_len = len(good) - ks.HEADER_BYTES - ks.GCM_TAG_BYTES
+    seen = []
+    real_wipe = ks._wipe
+
+    def spy(buf):
+        if buf is not None:
+            seen.append((len(buf), bytes(buf)))
+        real_wipe(buf)
+        assert buf is None or not any(buf)
+
+    monkeypatch.setattr(ks, "_wipe", spy)
+    KeyStore.open(path, WrapSource.key_file(kf)).close()
+    plains = [content for n, content in seen if n == plain_len]
+    assert plains and any(secret in plains[0] for secret in raw.values())  # the plaintext buffer was wiped
+    seen.clear()
+    bad = bytearray(good)
+    bad[-1] ^= 1  # the GCM tag: decrypt_into may already have written plaintext when it fails
+    path.write_bytes(bad)
+    with pytest.raises(KeyStoreError):
+        KeyStore.open(path, WrapSource.key_file(kf))
+    assert [n for n, _ in seen].count(plain_len) == 1
+
+
 def test_every_truncation_is_refused(tmp_path):
     kf = _key_file(tmp_path)
     path = tmp_path / "keys.apks"
@@ -450,6 +496,20 @@ def test_unknown_key_and_wrong_key(auth_store):
     assert later.key_ids == [] and later.verify("F-1", b"m", 2, auth.tag("F-1", b"m", 2), now_slot=2) == UNKNOWN_KEY
 
 
+def test_key_handles_stay_unique(auth_store):
+    seen = {}
+    for n in range(1_000_000):  # a birthday collision of the 4-byte handle turns up after ~80,000 ids
+        key_id = f"id{n}"
+        handle = ks._key_handle(key_id)
+        if handle in seen:
+            break
+        seen[handle] = key_id
+    first, second = seen[handle], key_id
+    auth_store.add_key(key_id=first)
+    with pytest.raises(KeyStoreError, match="same reply handle"):
+        auth_store.add_key(key_id=second)
+
+
 def test_no_store_nothing_authenticates(auth_store):
     tag = auth_store.authenticator().tag("F-1", b"n", 1)
     for unit in (NO_KEYS, Authenticator.without_keys()):
@@ -595,6 +655,9 @@ def test_cli_prompt_and_key_file(tmp_path, monkeypatch):
     assert Path(kf).exists() and Path(kf).read_text().strip() not in r.stdout + r.stderr
     r = _keys(["rotate", "--store", kstore, "--key-file", kf])
     assert r.exit_code == 0, r.stderr
+    r = _keys(["zeroize", "--store", kstore, "--key-file", kf, "--yes"])
+    assert r.exit_code == 0, r.stderr
+    assert not Path(kstore).exists() and not Path(kf).exists() and "key file zeroized" in r.stdout
 
 
 @pytest.mark.parametrize("case", ["missing", "wrong", "corrupt", "truncated", "exists", "not_store", "kind",
@@ -656,3 +719,12 @@ def test_cli_failed_write_leaves_store_intact(tmp_path, monkeypatch):
                "--scrypt-log2n", str(FAST)])
     assert r.exit_code == 2 and _folder(tmp_path) == ["keys.apks"]
 
+
+def test_airpicture_keys_command_wired(tmp_path):
+    """The real entry point: `airpicture keys ...` in a fresh process; bad input exits 2 without a traceback."""
+    env = {k: v for k, v in os.environ.items() if k != ks.ENV_PASSPHRASE}
+    result = subprocess.run([sys.executable, "-m", "airpicture", "keys", "list", "--store",
+                             str(tmp_path / "none.apks")], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "key store not found" in result.stderr and "none.apks" in result.stderr

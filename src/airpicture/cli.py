@@ -248,5 +248,11 @@ def ingest_command(
         # The live display arrives with a later issue; until then ingest is headless.
         console.print("[dim]live display not available yet: ran headless[/]")
 
+
+from .identity.keys_cli import keys_app  # noqa: E402  (imports no cryptography until a keys command runs)
+
+app.add_typer(keys_app, name="keys")
+
+
 def main() -> None:
     app()

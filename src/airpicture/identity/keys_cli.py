@@ -205,8 +205,10 @@ def rotate_command(
     purpose: str = PURPOSE_OPT,
     valid_days: float = VALID_DAYS_OPT,
 ) -> None:
-    """Add a new active key and retire the active ones of the purpose (they still verify until their validity
-    ends); remove keys whose validity has ended."""
+    """Add a new active key; retire the keys in use (they still verify until their validity ends).
+
+    Keys loaded ahead (not yet valid) stay active; keys whose validity has ended are removed.
+    """
     from .keystore import KeyStore
 
     path = _existing(store)
@@ -226,8 +228,12 @@ def zeroize_command(
     store: Optional[Path] = STORE_OPT,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     force: bool = typer.Option(False, "--force", help="Overwrite even a file that does not look like a key store."),
+    key_file: Optional[Path] = typer.Option(None, "--key-file", help="Also overwrite and remove this key file."),
 ) -> None:
-    """Overwrite the store with random bytes and remove it. Needs no passphrase. Cannot be undone."""
+    """Overwrite the store (and --key-file) with random bytes, then remove it. Cannot be undone.
+
+    Needs no passphrase. Refuses a file that does not look like a key store unless --force.
+    """
     from .keystore import KeyStoreError, zeroize
 
     path = _store_path(store)
@@ -235,13 +241,20 @@ def zeroize_command(
         raise KeyStoreError("no key store here: nothing to zeroize", source=str(path))
     if not yes:
         try:
-            ok = typer.confirm(f"Destroy the key store {path}? This cannot be undone", default=False)
+            also = f" and the key file {key_file}" if key_file is not None else ""
+            ok = typer.confirm(f"Destroy the key store {path}{also}? This cannot be undone", default=False)
         except typer.Abort:
             ok = False
         if not ok:
             _err().print("not zeroized", highlight=False, soft_wrap=True, markup=False)
             raise typer.Exit(1)
+    if key_file is not None and not key_file.is_file():
+        raise KeyStoreError("key file not found: nothing zeroized", source=str(key_file))
     report = zeroize(path, force=force)
     extra = f", and {report['temporary_files']} leftover temporary file(s)" if report["temporary_files"] else ""
     _out().print(f"key store zeroized: {path} ({report['bytes_overwritten']} bytes overwritten, then removed{extra})",
                  highlight=False, soft_wrap=True, markup=False)
+    if key_file is not None:
+        kreport = zeroize(key_file, force=True)
+        _out().print(f"key file zeroized: {key_file} ({kreport['bytes_overwritten']} bytes overwritten, then "
+                     "removed)", highlight=False, soft_wrap=True, markup=False)

@@ -719,15 +719,19 @@ class KeyStore:
             raise KeyStoreError(f"bad purpose {purpose!r}: lower-case letters, digits, '.', '_' or '-'",
                                 field="purpose")
         ids = {k.info.key_id for k in self._keys}
+        handles = {_key_handle(i) for i in ids}  # replies name keys by a 4-byte hash of the id: keep it unique
         if key_id is None:
             key_id = secrets.token_hex(4)
-            while key_id in ids:
+            while key_id in ids or _key_handle(key_id) in handles:
                 key_id = secrets.token_hex(4)
         elif not isinstance(key_id, str) or not _ID_RE.match(key_id):
             raise KeyStoreError(f"bad key id {key_id!r}: letters, digits, '.', '_' or '-' (at most 64)",
                                 field="id")
         elif key_id in ids:
             raise KeyStoreError(f"key id {key_id!r} is already in the store", field="id")
+        elif _key_handle(key_id) in handles:
+            raise KeyStoreError(f"key id {key_id!r} has the same reply handle as a key in the store: choose "
+                                "another id", field="id")
         now = _now()
         start = now if not_before is None else not_before.astimezone(timezone.utc)
         if not_after is None and valid_days is not None:
