@@ -22,8 +22,19 @@ from typer.testing import CliRunner
 from airpicture.errors import InputError
 from airpicture.identity import keystore as ks
 from airpicture.identity.keys_cli import keys_app
-from airpicture.identity.keystore import (BAD_MAC, NO_KEYS, REPLAYED_NONCE, STALE_SLOT, TAG_BYTES, UNKNOWN_KEY,
-                                          Authenticator, KeyStore, KeyStoreError, WrapSource, zeroize)
+from airpicture.identity.keystore import (
+    BAD_MAC,
+    NO_KEYS,
+    REPLAYED_NONCE,
+    STALE_SLOT,
+    TAG_BYTES,
+    UNKNOWN_KEY,
+    Authenticator,
+    KeyStore,
+    KeyStoreError,
+    WrapSource,
+    zeroize,
+)
 
 PASS = "correct horse battery"
 FAST = 14  # scrypt log2 N for tests (the default, 17, takes about a second per unlock)
@@ -492,7 +503,7 @@ def test_unknown_key_and_wrong_key(auth_store):
     # other purposes and keys outside their validity are not loaded
     auth_store.add_key("datalink", key_id="dl")
     assert "dl" not in auth.key_ids and "dl" not in auth_store.authenticator().key_ids
-    later = auth_store.authenticator(at=ks._now() + timedelta(days=31))
+    later = auth_store.authenticator(at=(ks._now() + timedelta(days=31)).replace(tzinfo=None))  # naive = UTC
     assert later.key_ids == [] and later.verify("F-1", b"m", 2, auth.tag("F-1", b"m", 2), now_slot=2) == UNKNOWN_KEY
 
 
@@ -523,7 +534,7 @@ def test_no_store_nothing_authenticates(auth_store):
 def test_rotation_old_key_still_verifies(auth_store):
     before = auth_store.authenticator()
     old_tag = before.tag("F-1", b"n", 1)
-    new, retired, _ = auth_store.rotate()
+    new, _, _ = auth_store.rotate()
     after = auth_store.authenticator()
     assert after.summary()["signing_key"] == new.key_id
     assert after.verify("F-1", b"n", 1, old_tag, now_slot=1) == ""          # retired, still valid
@@ -723,8 +734,8 @@ def test_cli_failed_write_leaves_store_intact(tmp_path, monkeypatch):
 def test_airpicture_keys_command_wired(tmp_path):
     """The real entry point: `airpicture keys ...` in a fresh process; bad input exits 2 without a traceback."""
     env = {k: v for k, v in os.environ.items() if k != ks.ENV_PASSPHRASE}
-    result = subprocess.run([sys.executable, "-m", "airpicture", "keys", "list", "--store",
-                             str(tmp_path / "none.apks")], capture_output=True, text=True, env=env, timeout=120)
+    args = [sys.executable, "-m", "airpicture", "keys", "list", "--store", str(tmp_path / "none.apks")]
+    result = subprocess.run(args, check=False, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "key store not found" in result.stderr and "none.apks" in result.stderr

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -53,13 +52,13 @@ PURPOSE_OPT = typer.Option("iff-mode5", "--purpose", help="What the key is for."
 VALID_DAYS_OPT = typer.Option(30.0, "--valid-days", help="Validity of the new key, days (0: no end).")
 
 
-def _store_path(store: Optional[Path]) -> Path:
+def _store_path(store: Path | None) -> Path:
     from .keystore import default_store_path
 
     return store if store is not None else default_store_path()
 
 
-def _source(path: Path, passphrase_env: Optional[str], key_file: Optional[Path], *, new: bool):
+def _source(path: Path, passphrase_env: str | None, key_file: Path | None, *, new: bool):
     """The wrapping source from the options, the environment, or a hidden prompt."""
     import os
 
@@ -82,7 +81,7 @@ def _source(path: Path, passphrase_env: Optional[str], key_file: Optional[Path],
     return WrapSource.passphrase(text)
 
 
-def _existing(store: Optional[Path]) -> Path:
+def _existing(store: Path | None) -> Path:
     """The store path, checked before asking for a passphrase."""
     from .keystore import KeyStoreError
 
@@ -92,7 +91,7 @@ def _existing(store: Optional[Path]) -> Path:
     return path
 
 
-def _valid_days(days: float) -> Optional[float]:
+def _valid_days(days: float) -> float | None:
     from .keystore import KeyStoreError
 
     if days < 0:
@@ -108,9 +107,9 @@ def _describe(info) -> str:
 @keys_app.command("init")
 @_reports
 def init_command(
-    store: Optional[Path] = STORE_OPT,
-    passphrase_env: Optional[str] = PASS_ENV_OPT,
-    key_file: Optional[Path] = KEY_FILE_OPT,
+    store: Path | None = STORE_OPT,
+    passphrase_env: str | None = PASS_ENV_OPT,
+    key_file: Path | None = KEY_FILE_OPT,
     create_key_file: bool = typer.Option(False, "--create-key-file",
                                          help="Write a new random key file at --key-file first (mode 0600)."),
     purpose: str = PURPOSE_OPT,
@@ -144,12 +143,12 @@ def init_command(
 @keys_app.command("add")
 @_reports
 def add_command(
-    store: Optional[Path] = STORE_OPT,
-    passphrase_env: Optional[str] = PASS_ENV_OPT,
-    key_file: Optional[Path] = KEY_FILE_OPT,
+    store: Path | None = STORE_OPT,
+    passphrase_env: str | None = PASS_ENV_OPT,
+    key_file: Path | None = KEY_FILE_OPT,
     purpose: str = PURPOSE_OPT,
-    key_id: Optional[str] = typer.Option(None, "--id", help="Key id (default: 8 random hex digits)."),
-    valid_from: Optional[str] = typer.Option(None, "--valid-from", help="Start of validity, ISO 8601 (default now)."),
+    key_id: str | None = typer.Option(None, "--id", help="Key id (default: 8 random hex digits)."),
+    valid_from: str | None = typer.Option(None, "--valid-from", help="Start of validity, ISO 8601 (default now)."),
     valid_days: float = VALID_DAYS_OPT,
 ) -> None:
     """Add a new random active key."""
@@ -166,9 +165,9 @@ def add_command(
 @keys_app.command("list")
 @_reports
 def list_command(
-    store: Optional[Path] = STORE_OPT,
-    passphrase_env: Optional[str] = PASS_ENV_OPT,
-    key_file: Optional[Path] = KEY_FILE_OPT,
+    store: Path | None = STORE_OPT,
+    passphrase_env: str | None = PASS_ENV_OPT,
+    key_file: Path | None = KEY_FILE_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print the keys' metadata as JSON."),
 ) -> None:
     """List the keys: id, purpose, state, validity and fingerprint (never the key)."""
@@ -199,9 +198,9 @@ def list_command(
 @keys_app.command("rotate")
 @_reports
 def rotate_command(
-    store: Optional[Path] = STORE_OPT,
-    passphrase_env: Optional[str] = PASS_ENV_OPT,
-    key_file: Optional[Path] = KEY_FILE_OPT,
+    store: Path | None = STORE_OPT,
+    passphrase_env: str | None = PASS_ENV_OPT,
+    key_file: Path | None = KEY_FILE_OPT,
     purpose: str = PURPOSE_OPT,
     valid_days: float = VALID_DAYS_OPT,
 ) -> None:
@@ -225,10 +224,10 @@ def rotate_command(
 @keys_app.command("zeroize")
 @_reports
 def zeroize_command(
-    store: Optional[Path] = STORE_OPT,
+    store: Path | None = STORE_OPT,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     force: bool = typer.Option(False, "--force", help="Overwrite even a file that does not look like a key store."),
-    key_file: Optional[Path] = typer.Option(None, "--key-file", help="Also overwrite and remove this key file."),
+    key_file: Path | None = typer.Option(None, "--key-file", help="Also overwrite and remove this key file."),
 ) -> None:
     """Overwrite the store (and --key-file) with random bytes, then remove it. Cannot be undone.
 

@@ -33,7 +33,7 @@ import struct
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -138,7 +138,7 @@ class _Secret:
         self._buf = buf
 
     @classmethod
-    def random(cls, n: int = KEY_BYTES) -> "_Secret":
+    def random(cls, n: int = KEY_BYTES) -> _Secret:
         buf = bytearray(n)
         buf[:] = os.urandom(n)  # the temporary bytes object cannot be wiped; see docs (limits)
         return cls(buf)
@@ -196,7 +196,7 @@ class WrapSource:
     ``description`` names the source in error messages (never its content).
     """
 
-    __slots__ = ("kind", "_material", "description")
+    __slots__ = ("_material", "description", "kind")
 
     def __init__(self, kind: int, material: bytearray, description: str):
         self.kind = kind
@@ -204,13 +204,13 @@ class WrapSource:
         self.description = description
 
     @classmethod
-    def passphrase(cls, text: str, *, description: str = "passphrase") -> "WrapSource":
+    def passphrase(cls, text: str, *, description: str = "passphrase") -> WrapSource:
         if not isinstance(text, str) or text == "":
             raise KeyStoreError("the passphrase is empty", field=description)
         return cls(WRAP_SCRYPT, bytearray(text.encode("utf-8")), description)
 
     @classmethod
-    def from_env(cls, var: str = ENV_PASSPHRASE) -> "WrapSource":
+    def from_env(cls, var: str = ENV_PASSPHRASE) -> WrapSource:
         """The passphrase held in environment variable ``var``."""
         value = os.environ.get(var)
         if not value:
@@ -218,7 +218,7 @@ class WrapSource:
         return cls.passphrase(value, description=f"passphrase from ${var}")
 
     @classmethod
-    def key_file(cls, path) -> "WrapSource":
+    def key_file(cls, path) -> WrapSource:
         """A key file: 32 raw bytes, or 64 hex digits, or base64 of 32 bytes (surrounding whitespace ignored)."""
         path = Path(path)
         try:
@@ -313,22 +313,27 @@ def _derive_wrapping(source: WrapSource, salt: bytes, log2_n: int, r: int, p: in
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _utc(t: datetime) -> datetime:
+    """Aware UTC; a naive time is taken as UTC (not local time)."""
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if t is None else t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str, *, field: str = "time") -> datetime:
     """ISO 8601 date or date-time; a time without a zone is UTC."""
     try:
-        t = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+        t = datetime.fromisoformat(str(text).strip())
     except ValueError:
         raise KeyStoreError(f"not an ISO 8601 time: {text!r}", field=field) from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -522,14 +527,14 @@ class KeyStore:
     # -- opening ------------------------------------------------------------------------------------------------
 
     @classmethod
-    def in_memory(cls) -> "KeyStore":
+    def in_memory(cls) -> KeyStore:
         """A store that is never written (simulated platforms, tests). ``save()`` is a no-op."""
         return cls(None)
 
     @classmethod
     def create(cls, path, source: WrapSource, *, scrypt_log2_n: int = SCRYPT_LOG2_N, scrypt_r: int = SCRYPT_R,
                scrypt_p: int = SCRYPT_P, first_key: bool = True, purpose: str = DEFAULT_PURPOSE,
-               valid_days: float | None = DEFAULT_VALID_DAYS) -> "KeyStore":
+               valid_days: float | None = DEFAULT_VALID_DAYS) -> KeyStore:
         """Make a new store at ``path`` (refuses to overwrite one) and write it, with one active key of
         ``purpose`` unless ``first_key`` is False. ``source`` is wiped once the wrapping key is derived."""
         path = Path(path)
@@ -561,7 +566,7 @@ class KeyStore:
         return store
 
     @classmethod
-    def open(cls, path, source: WrapSource) -> "KeyStore":
+    def open(cls, path, source: WrapSource) -> KeyStore:
         """Open and decrypt the store at ``path``. Every problem is a KeyStoreError naming the file."""
         path = Path(path)
         try:
@@ -571,7 +576,7 @@ class KeyStore:
             source.wipe()
 
     @classmethod
-    def _decrypt(cls, path: Path, data: bytes, source: WrapSource) -> "KeyStore":
+    def _decrypt(cls, path: Path, data: bytes, source: WrapSource) -> KeyStore:
         where = str(path)
         if len(data) < MIN_FILE_BYTES:
             if data[:len(MAGIC)] != MAGIC[:len(data[:len(MAGIC)])]:
@@ -733,7 +738,8 @@ class KeyStore:
             raise KeyStoreError(f"key id {key_id!r} has the same reply handle as a key in the store: choose "
                                 "another id", field="id")
         now = _now()
-        start = now if not_before is None else not_before.astimezone(timezone.utc)
+        start = now if not_before is None else _utc(not_before)
+        not_after = None if not_after is None else _utc(not_after)
         if not_after is None and valid_days is not None:
             if not valid_days > 0:
                 raise KeyStoreError("validity must be positive", field="valid_days")
@@ -772,12 +778,12 @@ class KeyStore:
     # -- use ----------------------------------------------------------------------------------------------------
 
     def authenticator(self, purpose: str = DEFAULT_PURPOSE, *, at: datetime | None = None,
-                      slot_tolerance: int = DEFAULT_SLOT_TOLERANCE) -> "Authenticator":
+                      slot_tolerance: int = DEFAULT_SLOT_TOLERANCE) -> Authenticator:
         """The IFF authenticator with the keys of ``purpose`` valid at ``at`` (default now): the newest active
         one signs, every valid one (active or retired) verifies. It shares the store's key buffers: closing
         or zeroizing the store leaves it with no keys (everything ``unknown_key``)."""
         self._check_open()
-        at = _now() if at is None else at.astimezone(timezone.utc)
+        at = _now() if at is None else _utc(at)
         usable = [k for k in self._keys if k.info.purpose == purpose and k.info.valid_at(at)]
         active = [k for k in usable if k.info.state == ACTIVE]
         # the newest active key signs (latest start, then latest created, then latest added)
@@ -812,7 +818,7 @@ class KeyStore:
             raise KeyStoreError("the key store was closed or zeroized: its keys are gone",
                                 source=None if self.path is None else str(self.path))
 
-    def __enter__(self) -> "KeyStore":
+    def __enter__(self) -> KeyStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -890,7 +896,7 @@ class Authenticator:
         self.counts: Counter = Counter()
 
     @classmethod
-    def without_keys(cls) -> "Authenticator":
+    def without_keys(cls) -> Authenticator:
         """A unit without a key store (the captured export unit): nothing authenticates."""
         return cls(())
 
