@@ -41,6 +41,7 @@ test: setup-test
 bench: setup-test
 	$(PY) bench/bench_stonesoup.py
 	$(PY) bench/bench_metrics.py
+	$(PY) bench/bench_replay.py
 
 clean:
 	rm -rf $(VENV) web/node_modules $(DATA)/*.json
