@@ -249,6 +249,20 @@ def ingest_command(
         console.print("[dim]live display not available yet: ran headless[/]")
 
 
+@app.command("explain")
+@_reports_errors
+def explain_command(
+    track_id: str = typer.Argument(..., help="Track number (17 or T17)."),
+    out_dir: Optional[Path] = typer.Option(
+        None, "-o", "--out", help="Run folder (or its identity.json); default: the latest run under ./airpicture-out."),
+    as_json: bool = typer.Option(False, "--json", help="Print the track's identity record as JSON."),
+) -> None:
+    """Why a track has its identity: the rule, the evidence, the class, flags, overrides and history."""
+    from .identity.explain import explain
+
+    print(explain(track_id, out_dir, as_json=as_json))
+
+
 from .identity.keys_cli import keys_app  # noqa: E402  (imports no cryptography until a keys command runs)
 
 app.add_typer(keys_app, name="keys")
