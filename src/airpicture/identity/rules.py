@@ -73,11 +73,15 @@ def format_value(value, kind: str, spec: str = "") -> str:
     if kind == "float" and not math.isfinite(value):
         return "?"
     if spec:
-        return format(value, spec)
+        return _NEGATIVE_ZERO.sub("", format(value, spec))
     if kind == "int":
         return str(int(value))
     a = abs(value)
-    return f"{value:.0f}" if a >= 100 else f"{value:.1f}" if a >= 1 else f"{value:.3g}"
+    text = f"{value:.0f}" if a >= 100 else f"{value:.1f}" if a >= 1 else f"{value:.3g}"
+    return _NEGATIVE_ZERO.sub("", text)
+
+
+_NEGATIVE_ZERO = re.compile(r"^-(?=0(\.0*)?$)")  # -0.4 shown with no decimals is "0", not "-0"
 
 
 class Template:
