@@ -72,7 +72,8 @@ class TransponderPicture:
     problems : Problems, optional
         The reader's problem counter (pass the same object to ``iter_file``; ``self.problems`` by default).
     record_updates : bool
-        Keep the tracker's update log (every filtered state at its report): ``tracks.parquet`` rows.
+        Keep the tracker's update log (every filtered state at its report): ``tracks.parquet`` rows. The
+        picture drains ``tracker.update_log(clear=True)`` after each batch; read it with :meth:`update_log`.
     **decoder_options :
         Passed to :class:`TransponderDecoder` (and through it to ``ModeSFilter``).
     """
@@ -94,6 +95,7 @@ class TransponderPicture:
         self.batches = 0
         self._created = _time.perf_counter()
         self._confirmed_ids: set[int] = set()
+        self._log_parts: list[TrackStates] = []   # the tracker's update log, drained after each batch
         self._changes = {"address": [], "time": [], **{name: [] for name in IDENTITY_FIELDS}}
         self._last_identity: dict[int, tuple] = {}
 
@@ -151,7 +153,13 @@ class TransponderPicture:
     def update_log(self) -> TrackStates:
         """The tracker's update log (the filtered state at each update, status then) with the identity known
         at each row's time, ``source_mask`` / ``sources`` (the transponder receiver) and ``transponder_only``."""
-        log = self.tracker.update_log()
+        if not self.record_updates:
+            raise RuntimeError("construct the TransponderPicture with record_updates=True to log updates")
+        self._drain_log()
+        log = TrackStates.concatenate(self._log_parts)
+        if len(self._log_parts) > 1:
+            self._log_parts = [log]
+        log = log.take(slice(None))
         n = len(log)
         extra = dict(log.extra or {})
         icao = np.asarray(extra.get("icao24", np.full(n, "", dtype=object)), dtype=object)
@@ -237,16 +245,23 @@ class TransponderPicture:
         return paths
 
     def track_count(self) -> int:
-        """Distinct track numbers that were in the picture (confirmed or coasting) at some time."""
-        ids = set(self._confirmed_ids)
-        if self.record_updates:
-            log = self.tracker.update_log()
-            if len(log):
-                ids.update(np.unique(log.track_id[log.in_picture()]).tolist())
-        return len(ids)
+        """Distinct track numbers that were in the picture (confirmed or coasting) at some time: in the update
+        log (a track confirmed and dropped within one batch included) and in the live table after each batch."""
+        self._drain_log()
+        return len(self._confirmed_ids)
 
     # ------------------------------------------------------------------ internals
+    def _drain_log(self) -> None:
+        """Move the tracker's new update-log rows here (``update_log(clear=True)``), noting confirmed tracks."""
+        if not self.record_updates:
+            return
+        part = self.tracker.update_log(clear=True)
+        if len(part):
+            self._log_parts.append(part)
+            self._confirmed_ids.update(np.unique(part.track_id[part.in_picture()]).tolist())
+
     def _note_confirmed(self) -> None:
+        self._drain_log()
         tab = self.tracker.table
         slots = tab.active_slots()
         if slots.size:

@@ -393,6 +393,10 @@ class TransponderDecoder:
         order = rows[np.lexsort((cols.time[rows], icao))]
         icao = cols.icao24[order].astype(str)
         last = order[np.r_[icao[1:] != icao[:-1], True]]
+        # an aircraft silent for long needs no velocity carried (a position pairs with one at most
+        # velocity_window_s old): keep the state small on a feed that runs for days
+        recent = cols.time[last] >= cols.time[last].max() - max(60.0, 10 * self.report_options["velocity_window_s"])
+        last = last[recent]
         carry = cols.take(last)
         carry.position = np.zeros(last.size, bool)
         carry.surface = np.zeros(last.size, bool)
