@@ -8,7 +8,6 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,7 +187,7 @@ def test_class_has_hysteresis_too():
 
 def test_from_hostile_area_is_remembered_after_leaving():
     eng = IdentityEngine(None, ZONES)
-    inside = dict(id=7, lat=37.6, lon=11.0, alt=3000.0, vel=[60.0, 0.0, 0.0])
+    inside = {"id": 7, "lat": 37.6, "lon": 11.0, "alt": 3000.0, "vel": [60.0, 0.0, 0.0]}
     outside = dict(inside, lat=37.95, lon=11.8)
     for t in (0.0, 10.0):
         out = eng.update(snap(t, [inside]), t)
@@ -208,7 +207,7 @@ def test_from_hostile_area_is_remembered_after_leaving():
 
 def test_friendly_code_in_corridor_and_spoof():
     eng = IdentityEngine(None, ZONES, friendly_codes=["4501"])
-    in_corridor = dict(id=1, lat=38.5, lon=12.5, alt=3000.0, vel=[120.0, 0.0, 0.0])
+    in_corridor = {"id": 1, "lat": 38.5, "lon": 12.5, "alt": 3000.0, "vel": [120.0, 0.0, 0.0]}
     rows = [in_corridor, dict(in_corridor, id=2, lat=38.0), airliner(3)]
     iff = {"track_id": [1, 2], "iff_mode3a": ["4501", "4501"]}
     spoof = {3: {"spoof": True, "spoof_reason": "adsb_radar_offset 4.1 km", "spoof_offset_m": 4100.0}}
@@ -396,12 +395,12 @@ def test_explain_cli(tmp_path):
     run = _run_folder(tmp_path)
     env = dict(os.environ, COLUMNS="200")
     ok = subprocess.run([sys.executable, "-m", "airpicture", "explain", "17", "--out", str(run)],
-                        capture_output=True, text=True, env=env)
+                        capture_output=True, text=True, env=env, check=False)
     assert ok.returncode == 0, ok.stderr
     assert "track 17: HOSTILE, missile" in ok.stdout
     assert "no transponder, 250 m/s at 50 m: missile-like" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "airpicture", "explain", "99", "--out", str(run)],
-                         capture_output=True, text=True, env=env)
+                         capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 2
     assert "no track 99" in bad.stderr and "Traceback" not in bad.stderr
     # no --out: the latest run under ./airpicture-out
@@ -409,6 +408,6 @@ def test_explain_cli(tmp_path):
     latest.mkdir(parents=True)
     (latest / "identity.json").write_text((run / "identity.json").read_text())
     ok = subprocess.run([sys.executable, "-m", "airpicture", "explain", "4"], capture_output=True, text=True,
-                        env=env, cwd=tmp_path / "cwd")
+                        env=env, cwd=tmp_path / "cwd", check=False)
     assert ok.returncode == 0, ok.stderr
     assert "track 4: SUSPECT" in ok.stdout

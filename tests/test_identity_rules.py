@@ -256,23 +256,23 @@ DEFAULT = RuleTable.default()
 
 # (evidence, identity, rule, words in the reason, class or None)
 DEFAULT_CASES = [
-    (dict(confirmed=False, speed_mps=250.0, altitude_m=30.0), "pending", "tentative track", ["not confirmed"], None),
-    (dict(iff_authenticated=True, iff_reply_time=12 * 3600 + 3 * 60 + 4.6, iff_mode3a="4501"),
+    ({"confirmed": False, "speed_mps": 250.0, "altitude_m": 30.0}, "pending", "tentative track", ["not confirmed"], None),
+    ({"iff_authenticated": True, "iff_reply_time": 12 * 3600 + 3 * 60 + 4.6, "iff_mode3a": "4501"},
      "friend", "authenticated IFF", ["authenticated IFF (Mode 5 reply at 12:03:04)"], None),
-    (dict(spoof=True, spoof_reason="adsb_radar_offset 4.1 km", icao24="4ca7e1", category="A3", speed_mps=230.0,
-          vertical_rate_mps=0.0), "suspect", "spoof flag, not authenticated", ["adsb_radar_offset 4.1 km"], None),
-    (dict(iff_mode3a="4501", mode3a_friendly=True, in_corridor="Safe passage south"), "assumed_friend",
+    ({"spoof": True, "spoof_reason": "adsb_radar_offset 4.1 km", "icao24": "4ca7e1", "category": "A3", "speed_mps": 230.0,
+          "vertical_rate_mps": 0.0}, "suspect", "spoof flag, not authenticated", ["adsb_radar_offset 4.1 km"], None),
+    ({"iff_mode3a": "4501", "mode3a_friendly": True, "in_corridor": "Safe passage south"}, "assumed_friend",
      "friendly code in corridor", ["Mode 3/A 4501", "in corridor Safe passage south"], None),
-    (dict(icao24="4ca7e1", callsign="EIN123", category="A3", speed_mps=231.4, altitude_m=11277.6,
-          vertical_rate_mps=-0.4), "neutral", "civil airway traffic",
-     ["civil ADS-B 4ca7e1 EIN123 (A3)", "231 m/s at 11278 m", ", 0 m/s vertical", "airway traffic"], None),
-    (dict(speed_mps=280.0, altitude_m=30.0), "hostile", "missile-like, no transponder",
+    ({"icao24": "4ca7e1", "callsign": "EIN123", "category": "A3", "speed_mps": 231.4, "altitude_m": 11277.6,
+          "vertical_rate_mps": -0.4}, "neutral", "civil airway traffic",
+     ["civil ADS-B 4ca7e1 EIN123 (A3)", "231 m/s at 11278 m", ", +0 m/s vertical", "airway traffic"], None),
+    ({"speed_mps": 280.0, "altitude_m": 30.0}, "hostile", "missile-like, no transponder",
      ["no transponder, 280 m/s at 30 m: missile-like"], "missile"),
-    (dict(speed_mps=900.0, altitude_m=20000.0), "hostile", "faster than aircraft, no transponder",
+    ({"speed_mps": 900.0, "altitude_m": 20000.0}, "hostile", "faster than aircraft, no transponder",
      ["900 m/s"], "missile"),
-    (dict(speed_mps=60.0, altitude_m=2000.0, from_hostile_area=True, in_zones="Declared hostile area west"),
+    ({"speed_mps": 60.0, "altitude_m": 2000.0, "from_hostile_area": True, "in_zones": "Declared hostile area west"},
      "suspect", "from the hostile area", ["declared hostile area", "Declared hostile area west"], None),
-    (dict(speed_mps=60.0, altitude_m=2000.0), "unknown", "no identification evidence", ["no identification"], None),
+    ({"speed_mps": 60.0, "altitude_m": 2000.0}, "unknown", "no identification evidence", ["no identification"], None),
 ]
 
 
@@ -293,16 +293,16 @@ def test_every_default_identity_rule_is_covered():
 
 
 def test_civil_traffic_needs_airway_behaviour():
-    base = dict(icao24="4ca7e1", category="A3", speed_mps=230.0, altitude_m=11000.0, vertical_rate_mps=0.0)
+    base = {"icao24": "4ca7e1", "category": "A3", "speed_mps": 230.0, "altitude_m": 11000.0, "vertical_rate_mps": 0.0}
     assert IDENTITIES[DEFAULT.evaluate(ev(**base)).identity[0]] == "neutral"
-    for change in (dict(category="B6"), dict(category="A6"), dict(vertical_rate_mps=80.0), dict(speed_mps=20.0),
-                   dict(icao24="")):
+    for change in ({"category": "B6"}, {"category": "A6"}, {"vertical_rate_mps": 80.0}, {"speed_mps": 20.0},
+                   {"icao24": ""}):
         res = DEFAULT.evaluate(ev(**{**base, **change}))
         assert IDENTITIES[res.identity[0]] != "neutral", change
 
 
 def test_a_transponder_spares_a_fast_low_track_from_missile_rule():
-    for cols in (dict(squawk="4501"), dict(iff_mode3a="4501"), dict(iff_mode_s="3c6544"), dict(icao24="3c6544")):
+    for cols in ({"squawk": "4501"}, {"iff_mode3a": "4501"}, {"iff_mode_s": "3c6544"}, {"icao24": "3c6544"}):
         res = DEFAULT.evaluate(ev(speed_mps=250.0, altitude_m=100.0, vertical_rate_mps=50.0, category="A6", **cols))
         assert IDENTITIES[res.identity[0]] != "hostile", cols
 
@@ -310,7 +310,7 @@ def test_a_transponder_spares_a_fast_low_track_from_missile_rule():
 @pytest.mark.parametrize("squawk, words", [("7500", "unlawful interference"), ("7600", "radio failure"),
                                            ("7700", "general emergency")])
 def test_emergency_squawk_flags_without_changing_identity(squawk, words):
-    cols = dict(icao24="4ca7e1", category="A3", speed_mps=230.0, altitude_m=11000.0, vertical_rate_mps=0.0)
+    cols = {"icao24": "4ca7e1", "category": "A3", "speed_mps": 230.0, "altitude_m": 11000.0, "vertical_rate_mps": 0.0}
     plain = DEFAULT.evaluate(ev(**cols))
     res = DEFAULT.evaluate(ev(squawk=squawk, **cols))
     assert res.flags["emergency"][0] and words in res.flag_reason["emergency"][0]
@@ -325,14 +325,14 @@ def test_adsb_emergency_state_flags():
 
 
 @pytest.mark.parametrize("cols, cls, rule", [
-    (dict(category="A3"), "fixed_wing", "ADS-B fixed wing"),
-    (dict(category="A1"), "fixed_wing", "ADS-B fixed wing"),
-    (dict(category="A7"), "rotary_wing", "ADS-B rotorcraft"),
-    (dict(category="B6"), "uav", "ADS-B UAV"),
-    (dict(class_hint="bird", speed_mps=12.0, altitude_m=80.0), "bird", "bird (tracker)"),
-    (dict(speed_mps=200.0, altitude_m=8000.0, squawk="1234"), "fixed_wing", "fast: fixed wing"),
-    (dict(speed_mps=12.0, altitude_m=100.0), "uav", "slow, low, no transponder: UAV"),
-    (dict(speed_mps=60.0, altitude_m=300.0, squawk="4530"), "unknown", ""),
+    ({"category": "A3"}, "fixed_wing", "ADS-B fixed wing"),
+    ({"category": "A1"}, "fixed_wing", "ADS-B fixed wing"),
+    ({"category": "A7"}, "rotary_wing", "ADS-B rotorcraft"),
+    ({"category": "B6"}, "uav", "ADS-B UAV"),
+    ({"class_hint": "bird", "speed_mps": 12.0, "altitude_m": 80.0}, "bird", "bird (tracker)"),
+    ({"speed_mps": 200.0, "altitude_m": 8000.0, "squawk": "1234"}, "fixed_wing", "fast: fixed wing"),
+    ({"speed_mps": 12.0, "altitude_m": 100.0}, "uav", "slow, low, no transponder: UAV"),
+    ({"speed_mps": 60.0, "altitude_m": 300.0, "squawk": "4530"}, "unknown", ""),
 ])
 def test_default_class_rules(cols, cls, rule):
     res = DEFAULT.evaluate(ev(**cols))
@@ -423,7 +423,8 @@ def test_reason_without_template_lists_the_evidence():
 def test_values_in_reasons():
     from airpicture.identity.rules import format_value
 
-    assert format_value(-0.4, "float", "+.0f") == "0" and format_value(-0.6, "float", "+.0f") == "-1"
+    assert format_value(-0.4, "float", "+.0f") == "+0" and format_value(-0.6, "float", "+.0f") == "-1"
+    assert format_value(-0.4, "float", ".0f") == "0" and format_value(99.96, "float") == "100"
     assert format_value(-0.04, "float") == "-0.04" and format_value(-0.0001, "float", ".1f") == "0.0"
     assert format_value(1234.5, "float") == "1234" and format_value(12.34, "float") == "12.3"
     assert format_value(np.nan, "float", ".0f") == "?" and format_value("", "str") == "none"

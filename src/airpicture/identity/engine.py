@@ -29,7 +29,14 @@ from ..errors import InputError
 from ..tracks import TrackStates
 from .evidence import ZoneSet, build_evidence, normalise_codes
 from .rules import RuleTable, clock, load_rules
-from .standard import CLASS_UNKNOWN, CLASSES, IDENTITIES, PENDING, class_code, identity_code
+from .standard import (
+    CLASS_UNKNOWN,
+    CLASSES,
+    IDENTITIES,
+    PENDING,
+    class_code,
+    identity_code,
+)
 
 IDENTITY_FILE = "identity.json"
 FORMAT = "airpicture-identity"
@@ -41,6 +48,21 @@ def _num(x):
     """A JSON number or null."""
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+# per-track arrays: name -> (dtype, value of a new track)
+_FIELDS = {
+    "track_id": (np.int64, -1), "first_time": (np.float64, np.nan), "last_time": (np.float64, np.nan),
+    "confirmed": (np.bool_, False),
+    "ident": (np.int8, PENDING), "rule": (object, ""), "reason": (object, "new track, not evaluated yet"),
+    "since": (np.float64, np.nan),
+    "cand": (np.int8, -1), "cand_count": (np.int64, 0), "cand_t0": (np.float64, np.nan),
+    "cls": (np.int8, CLASS_UNKNOWN), "cls_rule": (object, ""), "cls_reason": (object, ""),
+    "cls_cand": (np.int8, -1), "cls_count": (np.int64, 0), "cls_t0": (np.float64, np.nan),
+    "hostile": (np.bool_, False),
+    "ov_ident": (np.int8, -1), "ov_cls": (np.int8, -1), "ov_who": (object, ""), "ov_why": (object, ""),
+    "ov_t": (np.float64, np.nan),
+}
 
 
 class IdentityEngine:
@@ -68,25 +90,13 @@ class IdentityEngine:
         self._grow(64)
 
     # ------------------------------------------------------------------------------------- storage
-    _FIELDS = {
-        "track_id": (np.int64, -1), "first_time": (np.float64, np.nan), "last_time": (np.float64, np.nan),
-        "confirmed": (np.bool_, False),
-        "ident": (np.int8, PENDING), "rule": (object, ""), "reason": (object, "new track, not evaluated yet"),
-        "since": (np.float64, np.nan),
-        "cand": (np.int8, -1), "cand_count": (np.int64, 0), "cand_t0": (np.float64, np.nan),
-        "cls": (np.int8, CLASS_UNKNOWN), "cls_rule": (object, ""), "cls_reason": (object, ""),
-        "cls_cand": (np.int8, -1), "cls_count": (np.int64, 0), "cls_t0": (np.float64, np.nan),
-        "hostile": (np.bool_, False),
-        "ov_ident": (np.int8, -1), "ov_cls": (np.int8, -1), "ov_who": (object, ""), "ov_why": (object, ""),
-        "ov_t": (np.float64, np.nan),
-    }
 
     def _grow(self, need: int) -> None:
         cap = len(self._a["track_id"]) if self._a else 0
         if need <= cap:
             return
         new = max(need, 2 * cap, 64)
-        for name, (dtype, missing) in self._FIELDS.items():
+        for name, (dtype, missing) in _FIELDS.items():
             arr = np.full(new, missing, dtype=dtype)
             if cap:
                 arr[:cap] = self._a[name]

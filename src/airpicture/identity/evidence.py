@@ -117,7 +117,7 @@ class TrackEvidence:
         return self.columns[name]
 
     @classmethod
-    def from_columns(cls, n: int | None = None, **columns) -> "TrackEvidence":
+    def from_columns(cls, n: int | None = None, **columns) -> TrackEvidence:
         """Evidence from named columns (arrays or scalars broadcast to ``n`` rows); others missing.
 
         ``adsb`` (an ICAO address is known), ``transponder`` (any transponder evidence: ADS-B, a squawk, an IFF
@@ -143,7 +143,7 @@ class TrackEvidence:
             cols["from_hostile_area"] = cols["in_hostile_area"].copy()
         return cls(cols)
 
-    def take(self, index) -> "TrackEvidence":
+    def take(self, index) -> TrackEvidence:
         return TrackEvidence({k: v[index] for k, v in self.columns.items()})
 
     def row(self, i: int) -> dict:
@@ -189,7 +189,7 @@ class ZoneSet:
             self._box.append((x.min(), x.max(), lat.min(), lat.max()))
 
     @classmethod
-    def of(cls, assets) -> "ZoneSet":
+    def of(cls, assets) -> ZoneSet:
         """A ZoneSet from a ZoneSet, a `Scenario` (or anything with ``.zones``), a list of zones, or None."""
         if isinstance(assets, ZoneSet):
             return assets
@@ -237,11 +237,18 @@ def _join_names(mask: np.ndarray, names: list[str]) -> np.ndarray:
     """(n, z) bool -> (n,) object: names of the true columns joined by ';' ('' none)."""
     n = mask.shape[0]
     out = np.full(n, "", dtype=object)
-    if n == 0 or mask.shape[1] == 0 or not mask.any():
+    rows = np.flatnonzero(mask.any(axis=1)) if mask.size else np.zeros(0, np.int64)
+    if rows.size == 0:
         return out
-    uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
+    sub = mask[rows]
+    if sub.shape[1] <= 62:  # one integer per combination of zones: a fast unique
+        key = sub.astype(np.int64) @ (np.int64(1) << np.arange(sub.shape[1], dtype=np.int64))
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        uniq = sub[first]
+    else:
+        uniq, inverse = np.unique(sub, axis=0, return_inverse=True)
     labels = np.array([";".join(nm for nm, m in zip(names, row) if m) for row in uniq], dtype=object)
-    out[:] = labels[inverse.reshape(-1)]
+    out[rows] = labels[inverse.reshape(-1)]
     return out
 
 
@@ -277,7 +284,7 @@ def _per_track(data, allowed: tuple, what: str, track_id: np.ndarray) -> dict:
         ids = np.asarray(data["track_id"], dtype=np.int64)
         given = {k: v for k, v in data.items() if k != "track_id"}
     elif isinstance(data, Mapping):
-        ids = np.fromiter((int(k) for k in data.keys()), dtype=np.int64, count=len(data))
+        ids = np.fromiter((int(k) for k in data), dtype=np.int64, count=len(data))
         names = sorted({k for row in data.values() for k in row})
         unknown = set(names) - set(allowed)
         if unknown:

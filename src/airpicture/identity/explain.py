@@ -88,8 +88,8 @@ def _name(identity: str) -> str:
 
 
 def identity_lines(rec: dict) -> list[str]:
-    lines = [f"track {rec['track_id']}: {_name(rec['identity'])}, {rec['class'].replace('_', ' ')}"
-             f"{'' if rec.get('confirmed', True) else ' (tentative)'}"]
+    tentative = "" if rec.get("confirmed", True) else " (tentative)"
+    lines = [f"track {rec['track_id']}: {_name(rec['identity'])}, {rec['class'].replace('_', ' ')}{tentative}"]
     lines.append(f"  identity  {rec['identity'].replace('_', ' ')} since {_t(rec.get('identity_since'))}")
     lines.append(f"  rule      {rec['identity_rule'] or '(none)'}")
     lines.append(f"  reason    {rec['identity_reason']}")

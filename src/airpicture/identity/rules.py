@@ -38,7 +38,15 @@ import numpy as np
 from ..errors import InputError, read_user_text
 from ..scenario.toml_lines import format_path, key_lines, line_of
 from .evidence import COLUMNS, TrackEvidence
-from .standard import CLASS_UNKNOWN, CLASSES, IDENTITIES, PENDING, UNKNOWN, class_code, identity_code
+from .standard import (
+    CLASS_UNKNOWN,
+    CLASSES,
+    IDENTITIES,
+    PENDING,
+    UNKNOWN,
+    class_code,
+    identity_code,
+)
 
 FLAGS = ("emergency",)
 DEFAULT_RULES = "default_rules.toml"
@@ -58,30 +66,43 @@ def clock(seconds: float) -> str:
     """HH:MM:SS of a time in seconds (of the day: Unix times give UTC), '?' when unknown."""
     if seconds is None or not math.isfinite(seconds):
         return "?"
-    s = int(math.floor(seconds)) % 86400
+    s = math.floor(seconds) % 86400
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def format_value(value, kind: str, spec: str = "") -> str:
-    """One evidence value as reason text: '' -> 'none', NaN -> '?', bools yes/no, numbers rounded sensibly."""
+    """One evidence value as reason text: '' -> 'none', NaN -> '?', bools yes/no, numbers rounded sensibly
+    (fixed decimals of the spec; without a spec none from 100 up, one from 1 up, else 3 significant digits)."""
     if spec == "clock":
         return clock(float(value))
     if kind == "bool":
         return format("yes" if value else "no", spec)
     if kind == "str":
         return format(value if value != "" else "none", spec)
-    if kind == "float" and not math.isfinite(value):
-        return "?"
+    if kind == "float":
+        value = float(_rounded(np.array([value], dtype=np.float64), spec)[0])
+        if not math.isfinite(value):
+            return "?"
     if spec:
-        return _NEGATIVE_ZERO.sub("", format(value, spec))
+        return format(value, spec)
     if kind == "int":
         return str(int(value))
     a = abs(value)
-    text = f"{value:.0f}" if a >= 100 else f"{value:.1f}" if a >= 1 else f"{value:.3g}"
-    return _NEGATIVE_ZERO.sub("", text)
+    return f"{value:.0f}" if a >= 100 else f"{value:.1f}" if a >= 1 else f"{value:.3g}"
 
 
-_NEGATIVE_ZERO = re.compile(r"^-(?=0(\.0*)?$)")  # -0.4 shown with no decimals is "0", not "-0"
+_FIXED = re.compile(r"^[+\- ]?\.(\d)f$")
+
+
+def _rounded(v: np.ndarray, spec: str) -> np.ndarray:
+    """Floats rounded the way they print (so -0.4 shown without decimals is 0, not -0)."""
+    fixed = _FIXED.match(spec)
+    if fixed:
+        v = np.round(v, int(fixed.group(1)))
+    elif not spec:
+        a = np.abs(v)
+        v = np.where(a >= 100, np.round(v), np.where(a >= 1, np.round(v, 1), v))
+    return v + 0.0  # -0.0 -> 0.0
 
 
 class Template:
@@ -120,12 +141,27 @@ class Template:
             if literal:
                 pieces.append([literal] * len(rows))
             if name is not None:
-                kind = COLUMNS[name]
-                values = evidence[name][rows].tolist()
-                pieces.append([format_value(v, kind, spec) for v in values])
+                pieces.append(_render_column(evidence[name][rows], COLUMNS[name], spec))
         if not pieces:
             return [""] * len(rows)
         return ["".join(t) for t in zip(*pieces)]
+
+
+def _render_column(values: np.ndarray, kind: str, spec: str) -> list[str]:
+    """`format_value` over a column, each distinct (rounded) value formatted once."""
+    if kind == "float":
+        v = _rounded(np.asarray(values, dtype=np.float64), spec)
+        keys = np.where(np.isfinite(v), v, np.inf).tolist()  # one key for every non-finite value
+    else:
+        keys = values.tolist()
+    memo: dict = {}
+    out = []
+    for k in keys:
+        text = memo.get(k)
+        if text is None:
+            text = memo[k] = format_value(math.nan if k == math.inf else k, kind, spec)
+        out.append(text)
+    return out
 
 
 # ---------------------------------------------------------------------------------------- conditions
@@ -250,16 +286,16 @@ class RuleTable:
 
     # -------------------------------------------------------------------------------------- loading
     @classmethod
-    def parse(cls, text: str, source: str = "<string>") -> "RuleTable":
+    def parse(cls, text: str, source: str = "<string>") -> RuleTable:
         return _Parser(text, source).table()
 
     @classmethod
-    def load(cls, path) -> "RuleTable":
+    def load(cls, path) -> RuleTable:
         path = Path(path)
         return cls.parse(read_user_text(path, "rule file"), str(path))
 
     @classmethod
-    def default(cls) -> "RuleTable":
+    def default(cls) -> RuleTable:
         text = resources.files("airpicture.identity").joinpath(DEFAULT_RULES).read_text(encoding="utf-8")
         return _Parser(text, f"airpicture/identity/{DEFAULT_RULES}", allow_extends=False).table()
 
