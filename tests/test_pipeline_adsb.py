@@ -312,3 +312,23 @@ def test_demo_siap_is_not_worse_than_radar_alone(demo):
     # and the picture is more accurate (radar + EO alone: 300 m, 11.8 m/s)
     assert siap["position_accuracy_m"] < 150.0 and siap["velocity_accuracy_mps"] < 8.0
     assert s["n_tracks"] == s["n_truth"]
+
+
+def test_a_scenario_without_transponders_has_an_empty_adsb_section(tmp_path):
+    sc = _scenario("""
+    [[sensors]]
+    name = "radar"
+    type = "radar"
+    lat = 38.0
+    lon = 12.0
+    scan_period_s = 5.0
+    range_max_km = 100
+
+    [[targets]]
+    name = "QUIET"
+    class = "airliner"
+    waypoints = [ { lat = 38.0, lon = 11.5, alt_ft = 30000 }, { lat = 38.0, lon = 12.5 } ]
+    """, duration_s=60)
+    assert [s.kind for s in sc.sensors] == ["radar"]  # nothing broadcasts: no default receiver
+    a = run_scenario(sc, tmp_path, show_progress=False)["adsb"]
+    assert a["frames_emitted"] == 0 and a["reports"] == 0 and a["per_aircraft"] == {} and a["receivers"] == {}

@@ -143,8 +143,12 @@ class AdsbFeed:
                 "message_loss_probability": cfg.message_loss_probability, "implicit": cfg.implicit,
                 **(self.received.counts.get(site.name, {}) if self.active else {}),
             }
-        if not self.active:
-            return {"receivers": receivers, "frames_emitted": 0, "frames_received": 0, "aircraft": 0}
+        if not self.active:  # no transponder broadcasts, or no receiver: the same keys, all empty
+            return {"receivers": receivers, "frames_emitted": 0, "frames_received": 0, "decoder": {}, "reports": 0,
+                    "tracker": dict(tracker.transponder_counts), "aircraft": 0, "aircraft_received": 0,
+                    "aircraft_reported": 0, "tracks_with_icao24": 0, "fused_tracks": 0, "transponder_only_tracks": 0,
+                    "radar_tracks_took_icao24": 0, "radar_tracks_identified": 0, "grace_s": GRACE_S,
+                    "wall_s": {k: round(v, 3) for k, v in self.wall_s.items()}, "per_aircraft": {}}
         em, rx = self.emitted, self.received
         rep_t = np.concatenate(self.report_time) if self.report_time else np.zeros(0)
         rep_a = np.concatenate(self.report_icao) if self.report_icao else np.zeros(0, dtype=object)
@@ -161,11 +165,10 @@ class AdsbFeed:
         def ids(rows) -> list[int]:
             return sorted(int(x) for x in np.unique(picture.track_id[rows]))
 
-        fed_by_sensor = np.unique(picture.track_id[mask & sensor_bits != 0])
-        addressed = icao != ""
-        with_icao = ids(addressed)
+        fed_by_sensor = set(np.unique(picture.track_id[mask & sensor_bits != 0]).tolist())
+        with_icao = ids(icao != "")
         fused = ids(fused_row)
-        only_ids = [i for i in ids(addressed) if i not in set(fed_by_sensor.tolist())]
+        only_ids = [i for i in with_icao if i not in fed_by_sensor]
         took = []
         for tid in with_icao:
             rows = np.flatnonzero(picture.track_id == tid)
