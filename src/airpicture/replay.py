@@ -405,7 +405,8 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
         picture.advance(picture.now)
         if picture.decoder.counts["messages"] == 0:
             what = "; ".join(picture.problems.describe()) or "the file is empty"
-            raise InputError(f"no frames read ({used} format): {what}", source=str(path))
+            as_format = f" as {used}" if used != "auto" else ""
+            raise InputError(f"no frames read{as_format}: {what}", source=str(path))
     except InputError as exc:
         summary = _replay_summary(picture, path, used, started, read_s)
         summary["error"] = str(exc)
