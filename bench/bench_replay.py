@@ -12,13 +12,13 @@ On ``../shared/data/rs1090_long_flight.csv.gz`` (172,432 Beast-hex frames, a 2 h
     (process start, imports, numba cache load, the report), minus the outputs it writes (timed inside it), and
     with them; for reference a cold rs1090 process too (start, import, gzip read, decode).
 
-(a) and (b) alternate, N times each (best of N); (c) runs once untimed first (the OS page cache and numba's
-on-disk cache are then warm, as for any second run of the command) and then M times (best of M). The load
-average of the machine is recorded around each measurement: other processes may share the cores, and rs1090
-decodes on all of them.
+After a warm-up (one run of (a) and (b) here, one untimed cold process: the OS page cache and numba's on-disk
+cache are then warm, as for any second run of the command), N rounds each run every measurement once, so that
+all of them see the same load; the best of N is kept for each. The load average is recorded at the start, after
+each round and at the end: other processes may share the cores, and rs1090 decodes on all of them.
 
-    .venv/bin/python bench/bench_replay.py                    # N = 5, M = 3; writes BENCHMARKS.md and README.md
-    .venv/bin/python bench/bench_replay.py --repeats 3 --cold-repeats 2 --no-write
+    .venv/bin/python bench/bench_replay.py                    # N = 5 (~3 minutes); writes BENCHMARKS.md, README.md
+    .venv/bin/python bench/bench_replay.py --repeats 2 --no-write
 """
 
 from __future__ import annotations
@@ -173,14 +173,18 @@ def versions() -> str:
     return ", ".join(parts) + (f", airpicture {commit}" if commit else "")
 
 
+def ratio_range(ratios) -> str:
+    r = sorted(ratios)
+    return f"{100 * r[0]:.0f}-{100 * r[-1]:.0f} % (median {100 * r[len(r) // 2]:.0f} %)"
+
+
 def fmt_load(values) -> str:
     return " / ".join(f"{v:.1f}" for v in values)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5, help="N: runs of (a) and (b), best taken")
-    ap.add_argument("--cold-repeats", type=int, default=3, help="M: runs of the cold process, best taken")
+    ap.add_argument("--repeats", type=int, default=5, help="N: rounds of every measurement, best of N taken")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md and README.md")
     args = ap.parse_args()
@@ -195,31 +199,31 @@ def main() -> None:
     print(f"{path.name}: {n:,} frames; load average {fmt_load(loads['start'])}", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="bench_replay_"))
-    # warm-up: imports, numba (compiled or loaded from its cache), rs1090's first call
+    # warm-up: imports, numba (compiled or loaded from its cache), rs1090's first call; one cold process (page
+    # cache, numba's on-disk cache)
     decode_alone(frames[:5000], times[:5000])
     end_to_end(path)
-    dec, e2e = [], []
+    cold_replay(path, work / "cold-warmup")
+    # every round runs each measurement once, so that all of them see the same load
+    dec, e2e, outs, colds, cold_rs, imports, round_loads = [], [], [], [], [], [], []
     for i in range(args.repeats):
         dec.append(decode_alone(frames, times))
         e2e.append(end_to_end(path))
-        print(f"  run {i + 1}: rs1090 {n / dec[-1]:,.0f} msg/s, end to end {n / e2e[-1]['total']:,.0f} msg/s "
-              f"(load {os.getloadavg()[0]:.1f})", flush=True)
-    loads["warm"] = load()
-    outs = [end_to_end(path, work / f"warm{i}") for i in range(args.repeats)]
+        outs.append(end_to_end(path, work / f"warm{i}"))
+        colds.append(cold_replay(path, work / f"cold{i}"))
+        cold_rs.append(cold_rs1090(path))
+        imports.append(cold_imports())
+        round_loads.append(os.getloadavg()[0])
+        print(f"  round {i + 1}: rs1090 {n / dec[-1]:,.0f} msg/s; end to end warm {n / e2e[-1]['total']:,.0f} "
+              f"msg/s, cold {n / colds[-1]['e2e']:,.0f} msg/s (process {colds[-1]['wall']:.2f} s); cold rs1090 "
+              f"{n / cold_rs[-1]:,.0f} msg/s; load {round_loads[-1]:.1f}", flush=True)
+    loads["end"] = load()
     best_dec = min(dec)
     best = min(e2e, key=lambda r: r["total"])
     best_out = {k: min(r[k] for r in outs) for k in ("outputs", "parquet", "picture")}
-
-    cold_replay(path, work / "cold-warmup")          # fills the page cache and numba's cache if empty
-    colds = [cold_replay(path, work / f"cold{i}") for i in range(args.cold_repeats)]
     cold = min(colds, key=lambda r: r["e2e"])
-    cold_rs = min(cold_rs1090(path) for _ in range(args.cold_repeats))
-    imports = min(cold_imports() for _ in range(args.cold_repeats))
-    loads["end"] = load()
-    for r in colds:
-        print(f"  cold: process {r['wall']:.2f} s, without outputs {r['e2e']:.2f} s -> {n / r['e2e']:,.0f} msg/s",
-              flush=True)
-    print(f"  cold rs1090 process: {cold_rs:.2f} s -> {n / cold_rs:,.0f} msg/s", flush=True)
+    cold_rs = min(cold_rs)
+    imports = min(imports)
 
     rate_dec = n / best_dec
     rate_warm = n / best["total"]
@@ -242,11 +246,11 @@ def main() -> None:
         "## Transponder replay: end to end against rs1090 decoding alone (`bench/bench_replay.py`)",
         "",
         (f"`{path.name}`: {n:,} Beast-hex frames (2 h of a flight Toulouse - Amsterdam, received on board), "
-         f"reference {REFERENCE[0]}, {REFERENCE[1]}. (a) and (b) alternate in one process, best of N = "
-         f"{args.repeats} each after one warm-up run; (c) best of M = {args.cold_repeats} processes after one "
-         "untimed process (page cache and numba's on-disk cache warm, as for any second run of the command). "
-         f"Target: end to end >= {TARGET:.0%} of the decode-only rate - {met} in a warm process, {met_cold} "
-         "for a cold process."),
+         f"reference {REFERENCE[0]}, {REFERENCE[1]}. N = {args.repeats} rounds, each running every measurement "
+         "once (so that all see the same load), best of N for each, after a warm-up: one run of (a) and (b) in "
+         "this process, one untimed cold process (page cache and numba's on-disk cache warm, as for any second "
+         f"run of the command). Target: end to end >= {TARGET:.0%} of the decode-only rate - {met} in a warm "
+         f"process, {met_cold} for a cold process."),
         "",
         "| measurement | seconds | msg/s | of rs1090 alone |",
         "|---|---:|---:|---:|",
@@ -262,7 +266,8 @@ def main() -> None:
          f"{n / cold_rs:,.0f} | {pct(n / cold_rs)} |"),
         "",
         ("Where the time goes, in seconds: warm is the best run of (b), cold the best process of (c) (its stages "
-         "timed inside it by `replay_file`), and cold - warm what a fresh process pays on top. The replay gives "
+         "timed inside it by `replay_file`), and cold - warm what a fresh process pays on top (within the load's "
+         "noise: a few tenths of a second either way). The replay gives "
          "rs1090 only the frames and fields the picture needs (the ModeS filter first: CRC, phantoms and CPR "
          "positions in NumPy), which is why (b) can beat (a)."),
         "",
@@ -284,8 +289,12 @@ def main() -> None:
         (f"| outputs, all three (cold: written by the process) | {best_out['outputs']:.3f} | | "
          f"{cold['outputs']:.3f} | {cold['outputs'] - best_out['outputs']:+.3f} |"),
         "",
+        (f"Per round (the measurements of one round share its load), end to end / rs1090 alone: warm "
+         f"{ratio_range([d / r['total'] for d, r in zip(dec, e2e)])}, cold "
+         f"{ratio_range([d / r['e2e'] for d, r in zip(dec, colds)])}."),
+        "",
         (f"For scale: a process that only starts Python and imports `airpicture.cli` and `airpicture.replay` takes "
-         f"{imports:.3f} s (best of {args.cold_repeats})."),
+         f"{imports:.3f} s."),
         "",
         (f"Picture: {best['messages']:,} messages, {best['decoded']:,} decoded, {best['positions']:,} positions, "
          f"{best['aircraft']} aircraft ({best['aircraft_with_positions']} with positions), {best['tracks']} tracks "
@@ -293,19 +302,20 @@ def main() -> None:
          "positions)."),
         "",
         (f"Machine: {machine()}. Load average (1 / 5 / 15 min): {fmt_load(loads['start'])} at the start, "
-         f"{fmt_load(loads['warm'])} after (a)/(b), {fmt_load(loads['end'])} at the end - other processes shared "
-         "the cores, and rs1090 decodes on all of them, so the rates move with the load; (a) and (b) alternate so "
-         f"that both see the same load. Versions: {versions()}."),
+         f"{fmt_load(loads['end'])} at the end, 1-min {', '.join(f'{v:.1f}' for v in round_loads)} after each "
+         "round - other processes shared the cores, and rs1090 decodes on all of them, so the rates move with the "
+         f"load. Versions: {versions()}."),
         "",
-        ("Reproduce: `.venv/bin/python bench/bench_replay.py` (part of `make bench`; `--repeats N --cold-repeats "
-         "M`, `--no-write` to print only)."),
+        ("Reproduce: `.venv/bin/python bench/bench_replay.py` (part of `make bench`; `--repeats N`, `--no-write` "
+         "to print only)."),
     ]
     body = "\n".join(lines)
     print("\n" + body)
     readme = (f"Transponder replay (`bench/bench_replay.py`, the 172,432-frame long flight): end to end "
               f"{rate_warm / 1000:,.0f}k msg/s in a warm process, **{pct(rate_warm)}** of rs1090 decoding alone "
               f"({rate_dec / 1000:,.0f}k msg/s, same run; target >= 80 %); a cold `airpicture replay` process "
-              f"{rate_cold / 1000:,.0f}k msg/s ({pct(rate_cold)}), outputs excluded.")
+              f"{rate_cold / 1000:,.0f}k msg/s ({pct(rate_cold)}), outputs excluded; load average "
+              f"{sorted(round_loads)[len(round_loads) // 2]:.1f} on {os.cpu_count()} cores.")
     print("\n" + readme)
     if not args.no_write:
         write_marked_section(ROOT / "BENCHMARKS.md", START, END, body)
