@@ -188,7 +188,9 @@ waypoints = [ { lat = 38.5, lon = 14.5, alt_ft = 36000, speed_kt = 450 }, { lat 
 @pytest.fixture(scope="module")
 def fringe(tmp_path_factory):
     sc = _scenario(FRINGE, duration_s=300, seed=11)
-    summary = run_scenario(sc, tmp_path_factory.mktemp("fringe"), show_progress=False)
+    out = tmp_path_factory.mktemp("fringe")
+    summary = run_scenario(sc, out, show_progress=False)
+    summary["_out"] = out
     return sc, build_truth(sc), summary
 
 
@@ -234,6 +236,21 @@ def test_aircraft_outside_radar_coverage_gets_a_transponder_only_track(fringe):
     assert a["transponder_only_tracks"] == 1 and a["fused_tracks"] == 1
     # It is in the picture and scored: counted observable (heard), held by its track.
     assert s["siap"]["completeness"] >= 0.95 and s["siap"]["spuriousness"] <= 0.02
+
+
+def test_tracks_parquet_rows_carry_the_address_and_the_mark(fringe):
+    import pyarrow.parquet as pq
+
+    _, _, s = fringe
+    t = pq.read_table(s["_out"] / "tracks.parquet").to_pydict()
+    rows = [i for i, a in enumerate(t["icao24"]) if a == "bbb002" and t["status"][i] in ("confirmed", "coasting")]
+    assert len(rows) >= 200
+    assert all(t["transponder_only"][i] for i in rows)
+    # the callsign once an identification message came (0.2 Hz), empty before
+    assert all(t["callsign"][i] == "REM002" for i in rows[6:]) and {t["callsign"][i] for i in rows} <= {"", None, "REM002"}
+    assert all(t["sources"][i] == "rx_remote" for i in rows[5:]), {t["sources"][i] for i in rows}
+    inbound = [i for i, a in enumerate(t["icao24"]) if a == "aaa001"]
+    assert inbound and not any(t["transponder_only"][i] for i in inbound[-100:])
 
 
 def test_snapshots_carry_address_identity_and_the_transponder_only_mark(fringe):

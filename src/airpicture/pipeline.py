@@ -156,7 +156,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
     }
 
     parquet_path = out_dir / "tracks.parquet"
-    write_tracks_parquet(parquet_path, tracks)
+    write_tracks_parquet(parquet_path, tracks, sensor_names=[s.name for s in scenario.sensors])
     picture_path = out_dir / "picture.png"
     render_picture(picture_path, sensors=scenario.sensors, truth=truth, tracks=tracks,
                    defended_points=scenario.defended_points, zones=scenario.zones,
