@@ -137,8 +137,8 @@ def test_rejects_bad_input():
 def test_chi2_quantile_matches_scipy():
     from scipy.stats import chi2
 
-    for dof in (1, 2, 3, 4):
-        for p in (0.9, 0.99, 0.999):
+    for dof in (1, 2, 3, 4, 5, 6, 7, 9):
+        for p in (0.5, 0.9, 0.99, 0.999, 0.9995):
             assert chi2_quantile(p, dof) == pytest.approx(chi2.ppf(p, dof), rel=1e-9)
 
 

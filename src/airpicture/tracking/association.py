@@ -15,11 +15,14 @@ genuinely contested components reach :func:`scipy.optimize.linear_sum_assignment
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
+
+# SciPy's optimize, sparse and spatial packages are imported where first used: together they cost about a
+# second of start-up, and a transponder-only replay never needs them.
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 __all__ = [
     "gate_candidates",
@@ -40,12 +43,14 @@ _EMPTY = np.zeros(0, np.int64)
 _RADIUS_BIN_RATIO = 2.0
 
 
-def _fast_tree(points: np.ndarray) -> cKDTree:
+def _fast_tree(points: np.ndarray) -> "cKDTree":
     # Unbalanced, non-compact trees build ~2x faster and query as fast for uniform-ish point sets.
+    from scipy.spatial import cKDTree
+
     return cKDTree(points, balanced_tree=False, compact_nodes=False)
 
 
-def gate_candidates(track_points, meas_points, radius, *, meas_tree: cKDTree | None = None,
+def gate_candidates(track_points, meas_points, radius, *, meas_tree: "cKDTree | None" = None,
                     return_distance: bool = False):
     """Candidate (track, measurement) pairs closer than a Euclidean radius.
 
@@ -135,6 +140,9 @@ def pair_clusters(n_tracks: int, n_meas: int, track_idx, meas_idx):
     if track_idx.size == 0:
         return _EMPTY, 0, track_label, meas_label
     n_nodes = n_tracks + n_meas
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(track_idx.size, np.int8), (track_idx, n_tracks + meas_idx)),
                        shape=(n_nodes, n_nodes)).tocsr()
     _, labels = connected_components(graph, directed=False)
@@ -251,6 +259,8 @@ def _solve_cluster(ti, mj, cost, miss):
     matrix = np.full((nt, nm + nt), np.inf)
     matrix[t_local, m_local] = cost - shift
     matrix[np.arange(nt), nm + np.arange(nt)] = miss_local - shift
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(matrix)
     real = cols < nm
     return tracks[rows[real]], meas[cols[real]]

@@ -49,6 +49,8 @@ from airpicture.tracking.management import COASTING, CONFIRMED, TrackTable
 
 __all__ = ["CartesianTracker", "TrackReport", "chi2_quantile"]
 
+from .filters import chi2_quantile  # noqa: E402  (re-exported: the track command's public API)
+
 # Seeds are paired within max_speed * dt plus this many standard deviations of the two points' noise.
 _SEED_NOISE_SIGMAS = 3.0
 
@@ -70,33 +72,6 @@ def _row_max(a: np.ndarray) -> np.ndarray:
     for column in range(1, a.shape[1]):
         np.maximum(out, a[:, column], out=out)
     return out
-
-
-def chi2_quantile(probability: float, dof: int) -> float:
-    """Chi-square quantile; closed form for 2 degrees of freedom, bisection on the CDF for 1 and 3.
-
-    Kept free of scipy.stats, whose import alone costs about a second of start-up.
-    """
-    if dof == 2:
-        return float(-2.0 * np.log1p(-probability))
-    if dof == 1:
-        cdf = lambda x: math.erf(math.sqrt(x / 2.0))  # noqa: E731
-    elif dof == 3:
-        cdf = lambda x: math.erf(math.sqrt(x / 2.0)) - math.sqrt(2.0 * x / math.pi) * math.exp(-x / 2.0)  # noqa
-    else:
-        from scipy.special import gammaincinv
-
-        return float(2.0 * gammaincinv(dof / 2.0, probability))
-    low, high = 0.0, 1.0
-    while cdf(high) < probability:
-        high *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (low + high)
-        if cdf(mid) < probability:
-            low = mid
-        else:
-            high = mid
-    return 0.5 * (low + high)
 
 
 @dataclass

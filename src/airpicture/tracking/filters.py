@@ -20,6 +20,7 @@ Shapes: ``k`` rows (tracks or track/measurement pairs); ``x`` is (k, 7), ``P`` i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -500,3 +501,46 @@ def cartesian_update(x, P, z, R, *, statistics_only=False) -> UpdateResult:
     p_new = ikh @ P @ np.swapaxes(ikh, -1, -2) + gain @ R @ np.swapaxes(gain, -1, -2)
     p_out = 0.5 * (p_new + np.swapaxes(p_new, -1, -2))
     return UpdateResult(x_out, p_out, d2, loglik, dim)
+
+
+# --------------------------------------------------------------------------- gates
+
+def chi2_quantile(probability: float, dof: int) -> float:
+    """Chi-square quantile by bisection on the closed-form CDF (any integer dof).
+
+    The regularised lower incomplete gamma P(d/2, x/2) has closed forms for integer and half-integer
+    arguments: 1 - e^-y sum_{k<m} y^k / k! for d = 2m, and erf(sqrt y) - e^-y sum_{k=1}^{(d-1)/2}
+    y^(k-1/2) / Gamma(k+1/2) for odd d. Kept free of scipy.special / scipy.stats, whose imports cost half a
+    second to a second of start-up.
+    """
+    dof = int(dof)
+    if dof < 1 or not 0.0 < probability < 1.0:
+        raise ValueError("chi2_quantile needs dof >= 1 and 0 < probability < 1")
+    if dof == 2:
+        return float(-2.0 * math.log1p(-probability))
+
+    def cdf(x):
+        y = 0.5 * x
+        if dof % 2 == 0:
+            term, total = 1.0, 1.0
+            for k in range(1, dof // 2):
+                term *= y / k
+                total += term
+            return 1.0 - math.exp(-y) * total
+        total = 0.0
+        term = math.sqrt(y) / math.gamma(1.5)
+        for k in range(1, (dof - 1) // 2 + 1):
+            total += term
+            term *= y / (k + 0.5)  # Gamma(k + 3/2) = (k + 1/2) Gamma(k + 1/2)
+        return math.erf(math.sqrt(y)) - math.exp(-y) * total
+
+    low, high = 0.0, 1.0
+    while cdf(high) < probability:
+        high *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        if cdf(mid) < probability:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)

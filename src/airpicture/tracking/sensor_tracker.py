@@ -36,7 +36,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 import numpy as np
-from scipy.special import gammaincinv
 
 from .. import geo
 from ..errors import InputError
@@ -306,7 +305,7 @@ class SensorTracker(TransponderMixin):
         t.add_field("erratic", (), bool, True)  # a heading not yet established counts as erratic
         t.add_field("last_hit_by_sensor", (max(len(self.sensors), 1),), np.float64, -np.inf)
         # chi-square quantiles (scipy.special: importing scipy.stats costs seconds)
-        self._gate_d2 = {d: float(2.0 * gammaincinv(d / 2.0, self.config.gate_probability)) for d in range(1, 5)}
+        self._gate_d2 = {d: filters.chi2_quantile(self.config.gate_probability, d) for d in range(1, 5)}
         self._sweep_end = np.full(len(self.sensors), np.nan)  # time of each sensor's previous frame end
         self._sweep_end_az = np.full(len(self.sensors), np.nan)  # azimuth of its last plot
         self._ranging = np.zeros(max(len(self.sensors), 1), bool)  # sensors that measure range
@@ -316,6 +315,7 @@ class SensorTracker(TransponderMixin):
         self.frames_processed = 0
         self._init_transponder()
         self._log: list | None = [] if record_updates else None
+        self._log_fresh: list = []  # (log entry, slots) logged since the last record_scan
 
     # ------------------------------------------------------------------ public API
     def process(self, batch: MeasurementBatch) -> None:
@@ -463,6 +463,7 @@ class SensorTracker(TransponderMixin):
             tab.last_update_time[hit_slots] = t_hi
             hit_slots = np.zeros(0, np.int64)
         tab.record_scan(hit_slots, missed, t_hi)
+        self._settle_log()
         if missed.size:
             lost = missed[self._horizontal_sigma(missed, t_mid) > cfg.max_position_sigma_m]
             lost = lost[tab.status[lost] != 0]
@@ -474,6 +475,7 @@ class SensorTracker(TransponderMixin):
             new = np.flatnonzero(~meas_used & measured[:, RANGE] & measured[:, AZIMUTH])
             if new.size:
                 self._initiate(info, s, batch.take(new))
+        self._settle_log()
         self.frames_processed += 1
 
     def _degrade_passive_only(self, t):
@@ -930,6 +932,19 @@ class SensorTracker(TransponderMixin):
             self._log.append((np.broadcast_to(np.asarray(t, np.float64), slots.shape).copy(), tab.track_id[slots].copy(),
                               tab.address[slots].copy(), x[:, :6].copy(), p[:, POS, POS].copy(),
                               tab.status[slots].copy()))
+            self._log_fresh.append((len(self._log) - 1, slots.copy()))
+
+    def _settle_log(self) -> None:
+        """After a scan's record_scan: the updates it logged take the status the scan left (a track confirmed
+        by this very update shows confirmed; one deleted keeps the status it had)."""
+        if self._log is None:
+            return
+        tab = self.table
+        for i, slots in self._log_fresh:
+            entry = self._log[i]
+            now = tab.status[slots]
+            self._log[i] = entry[:5] + (np.where(now != 0, now, entry[5]).astype(np.int8),)
+        self._log_fresh = []
 
     def _record_hit_attributes(self, hit_slots, s, batch, hit_meas):
         tab = self.table

@@ -35,12 +35,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-from scipy.special import gammaincinv
 
 from ..errors import InputError
 from ..tracks import COASTING, CONFIRMED, TENTATIVE
 from . import association, imm
-from .filters import POS, STATE_DIM, TURN, VEL, up_vectors
+from .filters import POS, STATE_DIM, TURN, VEL, chi2_quantile, up_vectors
 
 NO_ADDRESS = -1
 
@@ -127,7 +126,7 @@ class TransponderMixin:
         # an aircraft's reports after its first in a batch: the compiled sequence (False: round by round, the
         # NumPy reference path the tests compare it with)
         self.sequence_kernel = True
-        self._gate_d2_6 = float(2.0 * gammaincinv(3.0, self.config.gate_probability))
+        self._gate_d2_6 = chi2_quantile(self.config.gate_probability, 6)
         self.transponder_counts = {
             "reports": 0, "updates": 0, "new_tracks": 0, "radar_tracks_identified": 0, "restarted": 0,
             "renumbered": 0, "late": 0, "too_late": 0, "merged": 0,
@@ -273,7 +272,7 @@ class TransponderMixin:
         self._number_by_address[address] = (int(tab.track_id[slot]), float(t_state))
 
     def _record_consecutive_hits(self, slot, times) -> np.ndarray:
-        """One scan per hit for one track; returns its status before each (what the round path logs).
+        """One scan per hit for one track; returns its status after each (what the round path logs).
 
         Scan by scan until the track is confirmed with no misses past its first N scans, then all the rest at
         once: from there on each further hit only ages the history."""
@@ -285,8 +284,8 @@ class TransponderMixin:
         i = 0
         while i < n and not (tab.status[slot] == CONFIRMED and tab.misses[slot] == 0
                              and tab.age_scans[slot] >= tab.confirm_n):
-            statuses[i] = tab.status[slot]
             tab.record_scan(one, none, float(times[i]))
+            statuses[i] = tab.status[slot]
             i += 1
         r = n - i
         if r > 0:
@@ -376,6 +375,7 @@ class TransponderMixin:
                                         np.arange(hit_slots.size))
             counts["updates"] += hit_slots.size
             tab.record_scan(hit_slots, np.zeros(0, np.int64), hit_times)  # each track its own time
+        self._settle_log()
         mine = np.r_[slot[slot >= 0], new_slots] if new.size else slot[slot >= 0]
         alive = mine[tab.status[mine] != 0]
         for a, tid, tt in zip(tab.address[alive].tolist(), tab.track_id[alive].tolist(), tab.t[alive].tolist()):
