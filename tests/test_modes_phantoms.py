@@ -247,3 +247,28 @@ def test_altitude_codes_gillham_and_25ft_against_rs1090():
     gillham = np.isin(result.df, (0, 4, 16, 20)) & ((ac13 & 0x50) == 0) & (ac13 != 0) & result.accepted
     assert gillham.sum() >= 2
     assert np.allclose(result.altitude_m[gillham], theirs["alt"][gillham], atol=1e-6)
+
+
+def test_a_pair_replaces_a_wrong_first_position_decoded_from_a_far_receiver():
+    # A receiver that hears 260 NM (beyond half a CPR zone): the aircraft's first, lone message decodes from
+    # the receiver's reference into the wrong zone, ~680 km off. The global pair that follows must replace
+    # that provisional position, not be rejected against it as an impossible jump.
+    icao = 0x4CA216
+    n = 20
+    time = np.arange(n) * 0.5
+    lat = np.full(n, np.radians(48.0))
+    lon = np.radians(2.0) + 230.0 * time / (6.371e6 * np.cos(np.radians(48.0)))
+    odd = np.arange(n) % 2 == 1
+    frames = _hex(_df17_positions(icao, lat, lon, np.full(n, 35000.0), odd))
+    receiver = (np.radians(48.0), np.radians(2.0) + 480e3 / (6.371e6 * np.cos(np.radians(48.0))))  # 480 km east
+    flt = ModeSFilter(reference=receiver, receiver_range_m=260 * 1852.0)
+    out = flt.process(time, frames)
+    assert out.position_source[0] == 3  # the lone first message: from the receiver, into the wrong zone
+    assert abs(out.lon[0] - lon[0]) * 6.371e6 * np.cos(np.radians(48.0)) > 300e3
+    assert (out.accepted[1:]).all() and (out.reason[1:] == "ok").all()
+    err = np.hypot(out.lat[1:] - lat[1:], (out.lon[1:] - lon[1:]) * np.cos(lat[1:])) * 6.371e6
+    assert err.max() < 10.0  # every later message decodes where the aircraft is
+    assert flt.provisional_replaced == 1
+    # without the receiver reference nothing is wrong, only later
+    plain = ModeSFilter().process(time, frames)
+    assert np.isnan(plain.lat[0]) and flt.counts.get("impossible_speed", 0) == 0

@@ -171,13 +171,14 @@ class ModeSFilter:
         self.receiver_range_m = float(receiver_range_m)
         self.max_surface_speed_mps = float(max_surface_speed_mps)
         self.counts: dict[str, int] = {}
+        self.provisional_replaced = 0  # provisional (receiver-reference) positions a global pair contradicted
         self.crc_failures: dict[int, int] = {}
         self.frames = 0
         # Per-aircraft state, rows aligned with the sorted key array.
         self._keys = np.empty(0, dtype=np.uint32)
         self._state: dict[str, np.ndarray] = {}
         self._state_defaults = {
-            "seen": -np.inf, "pos_time": -np.inf, "pos_lat": np.nan, "pos_lon": np.nan,
+            "seen": -np.inf, "pos_time": -np.inf, "pos_lat": np.nan, "pos_lon": np.nan, "pos_provisional": 0.0,
             "cpr_time_0": -np.inf, "cpr_yz_0": -1.0, "cpr_xz_0": -1.0,
             "cpr_time_1": -np.inf, "cpr_yz_1": -1.0, "cpr_xz_1": -1.0,
             "scpr_time_0": -np.inf, "scpr_yz_0": -1.0, "scpr_xz_0": -1.0,
@@ -333,15 +334,22 @@ class ModeSFilter:
         src = np.zeros(m, dtype=np.int8)
         st = self._state
 
+        # A position decoded locally from the receiver's reference (or chained from one) is provisional: the
+        # reference is only right within half a zone of the receiver, which a moving receiver (the long flight)
+        # or one hearing beyond 180 NM breaks. A global pair that disagrees with it replaces it.
+        prov = np.zeros(m, dtype=bool)
+
         def previous(mask):
-            """Time/lat/lon of the latest earlier row of the same aircraft with ``mask``, else the state."""
+            """Time/lat/lon/provisional of the latest earlier row of the same aircraft with ``mask``, else the
+            state."""
             last = _group_last(k, mask)
             prev = np.concatenate([[-1], last[:-1]])
             prev = np.where((prev >= 0) & (np.concatenate([[0], k[:-1]]) == k), prev, -1)
             p = np.maximum(prev, 0)
             inside = prev >= 0
             return (np.where(inside, tt[p], st["pos_time"][slot]), np.where(inside, lat[p], st["pos_lat"][slot]),
-                    np.where(inside, lon[p], st["pos_lon"][slot]))
+                    np.where(inside, lon[p], st["pos_lon"][slot]),
+                    np.where(inside, prov[p], st["pos_provisional"][slot] > 0))
 
         # Global pairs: latest earlier message of the other format, same aircraft and kind, in the window.
         partner_time = np.full(m, -np.inf)
@@ -371,7 +379,7 @@ class ModeSFilter:
         # age), else the receiver.
         rows = paired & ~air
         if rows.any():
-            _, q_lat, q_lon = previous(src > 0)
+            _, q_lat, q_lon, _ = previous(src > 0)
             if self.reference is not None:
                 q_lat = np.where(np.isnan(q_lat), self.reference[0], q_lat)
                 q_lon = np.where(np.isnan(q_lon), self.reference[1], q_lon)
@@ -386,14 +394,15 @@ class ModeSFilter:
         zone_half = np.where(air, 180 * NM, 45 * NM)
         speed = np.where(air, self.max_speed_mps, self.max_surface_speed_mps)
         for _ in range(3):
-            ref_time, ref_lat, ref_lon = previous(src > 0)
+            ref_time, ref_lat, ref_lon, ref_prov = previous(src > 0)
             local = (src == 0) & ((tt - ref_time) * speed < zone_half) & ~np.isnan(ref_lat)
             if not local.any():
                 break
             l_lat, l_lon = self._local(yz, xz, odd, air, local, ref_lat, ref_lon)
             lat[local], lon[local] = l_lat, l_lon
             src[local] = LOCAL_AIRCRAFT
-        # Airborne single messages of aircraft with no position yet: local decode from the receiver.
+            prov[local] = ref_prov[local]
+        # Airborne single messages of aircraft with no position yet: local decode from the receiver, provisional.
         if self.reference is not None:
             rx = (src == 0) & air
             if rx.any():
@@ -403,6 +412,7 @@ class ModeSFilter:
                 rows = np.flatnonzero(rx)[near]
                 lat[rows], lon[rows] = r_lat[near], r_lon[near]
                 src[rows] = LOCAL_RECEIVER
+                prov[rows] = True
 
         # Speed check against the previous accepted position, sequentially per aircraft (rounds: each
         # rejects the first violation of every aircraft, then the rest are compared again).
@@ -415,7 +425,9 @@ class ModeSFilter:
             p_time = np.where(prev_kept >= 0, tt[p], st["pos_time"][slot])
             p_lat = np.where(prev_kept >= 0, lat[p], st["pos_lat"][slot])
             p_lon = np.where(prev_kept >= 0, lon[p], st["pos_lon"][slot])
-            check = kept & ~np.isnan(p_lat)
+            p_prov = np.where(prev_kept >= 0, prov[p], st["pos_provisional"][slot] > 0)
+            # a global pair is not checked against a provisional position: it replaces it
+            check = kept & ~np.isnan(p_lat) & ~((src == GLOBAL) & p_prov)
             dist = _distance_m(p_lat, p_lon, lat, lon)
             allowed = self.max_speed_mps * np.abs(tt - p_time) + self.position_tolerance_m
             bad = np.flatnonzero(check & (dist > allowed))
@@ -432,6 +444,9 @@ class ModeSFilter:
                 lat[retry], lon[retry] = self._local(yz, xz, odd, air, mask, p_lat, p_lon)
                 src[retry] = LOCAL_AIRCRAFT
             kept[np.setdiff1d(bad, retry)] = False
+        # (the last round compared every kept row with its final predecessor)
+        self.provisional_replaced += int(np.count_nonzero(
+            kept & (src == GLOBAL) & p_prov & ~np.isnan(p_lat) & (dist > allowed)))
         rejected = (src > 0) & ~kept
         reason[pos_rows[rejected]] = _R["impossible_speed"]
         lat[~kept] = np.nan
@@ -456,6 +471,7 @@ class ModeSFilter:
             st["pos_time"][s] = tt[last_of]
             st["pos_lat"][s] = lat[last_of]
             st["pos_lon"][s] = lon[last_of]
+            st["pos_provisional"][s] = prov[last_of].astype(float)
 
     @staticmethod
     def _local(yz, xz, odd, air, rows, ref_lat, ref_lon):
