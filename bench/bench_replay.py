@@ -170,6 +170,10 @@ def versions() -> str:
             pass
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"], capture_output=True,
+                           text=True, check=False).stdout.splitlines()
+    if commit and dirty:
+        commit += f" with uncommitted changes in {len(dirty)} file(s) of src/"
     return ", ".join(parts) + (f", airpicture {commit}" if commit else "")
 
 
