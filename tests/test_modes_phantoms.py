@@ -169,6 +169,7 @@ def test_synthetic_rejections_one_per_reason():
                               "not_mode_s", "not_mode_s"]
     assert result.icao24[n + 4] == icao and result.icao24[n + 5] == 0xABCDEF
     assert mode_s.crc_failures == {17: 1}
+    assert mode_s.impossible_by_key == {icao: 1}
     assert mode_s.counts == {"ok": n - 1 + 1, "impossible_speed": 1, "crc": 1, "malformed": 1, "unknown_df": 1,
                              "bad_length": 1, "phantom": 2, "not_mode_s": 2}
 

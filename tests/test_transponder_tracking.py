@@ -222,6 +222,8 @@ def test_a_report_far_from_its_track_restarts_the_state_and_keeps_the_number():
     assert snap.track_id.tolist() == [number]
     assert horizontal_error(snap, b) < 200.0
     assert tr.transponder_counts["restarted"] == 1
+    assert snap.extra["restarts"].tolist() == [1]
+    assert 80e3 < snap.extra["last_jump_m"][0] < 150e3 and 30.0 <= snap.extra["last_jump_time"][0] < 32.0
 
 
 def test_a_report_older_than_its_track_is_carried_forward_not_predicted_backwards():
@@ -309,6 +311,8 @@ def test_compiled_sequence_equals_the_numpy_rounds(interval):
     np.testing.assert_allclose(l1.position[k1], l0.position[k0], rtol=0, atol=1e-6)
     np.testing.assert_allclose(t1.table.mu[t1.table.active_slots()], t0.table.mu[t0.table.active_slots()],
                                atol=1e-9)
+    np.testing.assert_allclose(s1.extra["last_jump_m"], s0.extra["last_jump_m"], rtol=1e-9)
+    np.testing.assert_array_equal(s1.extra["restarts"], s0.extra["restarts"])
     for name in ("n_hits", "age_scans", "hit_bits", "misses", "n_updates", "last_update_time"):
         np.testing.assert_array_equal(t1.table[name][t1.table.active_slots()],
                                       t0.table[name][t0.table.active_slots()], err_msg=name)

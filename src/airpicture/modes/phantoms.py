@@ -172,6 +172,7 @@ class ModeSFilter:
         self.max_surface_speed_mps = float(max_surface_speed_mps)
         self.counts: dict[str, int] = {}
         self.provisional_replaced = 0  # provisional (receiver-reference) positions a global pair contradicted
+        self.impossible_by_key: dict[int, int] = {}  # impossible-speed rejections per aircraft key (address)
         self.crc_failures: dict[int, int] = {}
         self.frames = 0
         # Per-aircraft state, rows aligned with the sorted key array.
@@ -448,6 +449,11 @@ class ModeSFilter:
         self.provisional_replaced += int(np.count_nonzero(
             kept & (src == GLOBAL) & p_prov & ~np.isnan(p_lat) & (dist > allowed)))
         rejected = (src > 0) & ~kept
+        if rejected.any():
+            # per aircraft: one address whose positions keep contradicting each other is two transmitters
+            for key_value, count in zip(*np.unique(k[rejected], return_counts=True)):
+                key_value = int(key_value)
+                self.impossible_by_key[key_value] = self.impossible_by_key.get(key_value, 0) + int(count)
         reason[pos_rows[rejected]] = _R["impossible_speed"]
         lat[~kept] = np.nan
         lon[~kept] = np.nan

@@ -364,7 +364,9 @@ class SensorTracker(TransponderMixin):
         mask = (recent.astype(np.int64) << np.arange(hits.shape[1], dtype=np.int64)).sum(axis=1)
         adsb = self._adsb[:hits.shape[1]]
         only = recent.any(axis=1) & ~np.any(recent & ~adsb, axis=1) & np.any(recent & adsb, axis=1)
-        return {"icao24": addresses_to_hex(tab.address[slots]), "source_mask": mask, "transponder_only": only}
+        return {"icao24": addresses_to_hex(tab.address[slots]), "source_mask": mask, "transponder_only": only,
+                "restarts": tab.restarts[slots].copy(), "last_jump_m": tab.last_jump_m[slots].copy(),
+                "last_jump_time": tab.last_jump_time[slots].copy()}
 
     def update_log(self, clear: bool = False) -> TrackStates:
         """Every state update since construction (or the last ``clear``), in processing order: the filtered

@@ -226,7 +226,7 @@ def run_sequence(mode_x, mode_P, mu, t_state, times, pos, pos_cov, has_v, vel, v
                  eigvec, eigvec_inv, interval, reinit_d2, max_lag, init_mu, speed_var_h, speed_var_v, turn_var):
     """Apply reports (time order) to one track. Returns the final (mode_x, mode_P, mu, t_state) and per
     report: flag (UPDATED / RESTARTED / TOO_LATE), late (carried forward), stored time, combined state (7) and
-    position covariance (3, 3) after it - the same decisions as ``TransponderMixin._update_with_reports``."""
+    position covariance (3, 3) after it, and the distance of the (carried) report from the prediction - the same decisions as ``TransponderMixin._update_with_reports``."""
     n = times.size
     m = mu.size
     flags = np.zeros(n, np.int8)
@@ -234,6 +234,7 @@ def run_sequence(mode_x, mode_P, mu, t_state, times, pos, pos_cov, has_v, vel, v
     t_out = np.empty(n)
     x_out = np.empty((n, 7))
     p_out = np.empty((n, 3, 3))
+    jump = np.full(n, np.nan)
     mode_x = mode_x.copy()
     mode_P = mode_P.copy()
     mu = mu.copy()
@@ -261,6 +262,7 @@ def run_sequence(mode_x, mode_P, mu, t_state, times, pos, pos_cov, has_v, vel, v
             p -= v * lag
             pcov += vc * (lag * lag)
         diff = p - xc[0:3]
+        jump[k] = math.sqrt(diff @ diff)
         s = pc[0:3, 0:3] + pcov
         d2 = diff @ np.linalg.solve(s, diff)
         if d2 > reinit_d2:
@@ -312,4 +314,4 @@ def run_sequence(mode_x, mode_P, mu, t_state, times, pos, pos_cov, has_v, vel, v
         xc, pc = _combine(mode_x, mode_P, mu)
         x_out[k] = xc
         p_out[k] = pc[0:3, 0:3]
-    return mode_x, mode_P, mu, t_state, flags, late, t_out, x_out, p_out
+    return mode_x, mode_P, mu, t_state, flags, late, t_out, x_out, p_out, jump

@@ -121,6 +121,10 @@ class TransponderMixin:
     def _init_transponder(self) -> None:
         tab = self.table
         tab.add_field("address", (), np.int64, NO_ADDRESS)
+        # restarts from a report far from the track (impossible jumps: evidence for spoof detection)
+        tab.add_field("restarts", (), np.int32, 0)
+        tab.add_field("last_jump_m", (), np.float64, np.nan)
+        tab.add_field("last_jump_time", (), np.float64, np.nan)
         self._adsb = np.array([info.kind == "adsb" for info in self._info] or [False], bool)
         self._number_by_address: dict[int, tuple[int, float]] = {}  # address -> (track number, last report)
         # an aircraft's reports after its first in a batch: the compiled sequence (False: round by round, the
@@ -244,7 +248,7 @@ class TransponderMixin:
         models, noises, eigval, eigvec, eigvec_inv, interval, init_mu = self._kernel_modes
         vel = np.where(has_v[:, None], vel, 0.0)
         vel_cov = np.where(has_v[:, None, None], vel_cov, 0.0)
-        mode_x, mode_P, mu, t_state, flags, late, t_out, x_out, p_out = sk.run_sequence(
+        mode_x, mode_P, mu, t_state, flags, late, t_out, x_out, p_out, jump = sk.run_sequence(
             tab.mode_x[slot], tab.mode_P[slot], tab.mu[slot], float(tab.t[slot]), t, pos, pos_cov, has_v, vel,
             vel_cov, models, noises, eigval, eigvec, eigvec_inv, interval, float(cfg.adsb_reinit_d2),
             float(cfg.adsb_max_lag_s), init_mu, cfg.init_speed_sigma_mps ** 2, cfg.init_vertical_speed_sigma_mps ** 2,
@@ -252,7 +256,12 @@ class TransponderMixin:
         hit = flags != sk.TOO_LATE
         counts["too_late"] += int(np.count_nonzero(~hit))
         counts["late"] += int(np.count_nonzero(late & hit))
-        counts["restarted"] += int(np.count_nonzero(flags == sk.RESTARTED))
+        restarted = np.flatnonzero(flags == sk.RESTARTED)
+        counts["restarted"] += restarted.size
+        if restarted.size:
+            tab.restarts[slot] += restarted.size
+            tab.last_jump_m[slot] = jump[restarted[-1]]
+            tab.last_jump_time[slot] = t[restarted[-1]]
         if not hit.any():
             return
         # the table holds the final state; the log gets every update, with the status it had then
@@ -346,10 +355,13 @@ class TransponderMixin:
         upd = np.flatnonzero(slot >= 0)
         hit_slots, hit_times = np.zeros(0, np.int64), np.zeros(0)
         if upd.size:
-            hit_slots, hit_times, restart = self._update_with_reports(
+            hit_slots, hit_times, restart, jump = self._update_with_reports(
                 slot[upd], t[upd], pos[upd], pos_cov[upd], has_v[upd], vel[upd], vel_cov[upd])
             if restart.size:
                 r = upd[restart]
+                tab.restarts[slot[r]] += 1
+                tab.last_jump_m[slot[r]] = jump
+                tab.last_jump_time[slot[r]] = t[r]
                 self._start_state(slot[r], t[r], pos[r], pos_cov[r], has_v[r], vel[r], vel_cov[r])
                 counts["restarted"] += r.size
 
@@ -413,7 +425,7 @@ class TransponderMixin:
         return pos[rows], pos_cov[rows]
 
     def _update_with_reports(self, slots, t, pos, pos_cov, has_v, vel, vel_cov):
-        """Update each slot with its report; returns (hit slots, hit times, rows to restart)."""
+        """Update each slot with its report; returns (hit slots, hit times, rows to restart, their jumps in m)."""
         cfg = self.config
         counts = self.transponder_counts
         mx, mp, c, lag = self._predict_slots(slots, t)
@@ -439,7 +451,8 @@ class TransponderMixin:
             done.append(rows)
         rows = np.concatenate(done) if done else np.zeros(0, np.int64)
         hit = np.concatenate([rows, restart])
-        return slots[hit], np.maximum(t[hit], self.table.t[slots[hit]]), restart
+        return (slots[hit], np.maximum(t[hit], self.table.t[slots[hit]]), restart,
+                np.linalg.norm(diff[restart], axis=1))
 
     def _identify_radar_tracks(self, cand, t, pos, pos_cov, has_v, vel, vel_cov):
         """GNN between reports of unknown aircraft and tracks without an address. Returns (slots, report rows)."""
