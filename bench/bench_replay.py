@@ -173,7 +173,10 @@ def versions() -> str:
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"], capture_output=True,
                            text=True, check=False).stdout.splitlines()
     if commit and dirty:
-        commit += f" with uncommitted changes in {len(dirty)} file(s) of src/"
+        loaded = {str(Path(m.__file__).resolve()) for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+        used = [line[3:] for line in dirty if str((ROOT / line[3:].strip()).resolve()) in loaded]
+        commit += (f" with uncommitted changes in {len(dirty)} file(s) of src/, "
+                   + (f"{len(used)} of them imported here ({', '.join(used)})" if used else "none imported here"))
     return ", ".join(parts) + (f", airpicture {commit}" if commit else "")
 
 
@@ -285,7 +288,7 @@ def main() -> None:
         row("summary (cold: its first `states()` imports `airpicture.outputs`, hence matplotlib)", best["summary"],
             cold["summary"]),
         row("other (the loop)", best["other"], None),
-        row("process start, imports, CLI, report", None, cold["startup"]),
+        row("process start, imports, CLI, report, interpreter exit", None, cold["startup"]),
         row("**end to end**", best["total"], cold["e2e"]),
         (f"| outputs, separately: `tracks.parquet` ({outs[0]['parquet_rows']:,} update rows) | "
          f"{best_out['parquet']:.3f} | | | |"),
