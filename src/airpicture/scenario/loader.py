@@ -17,6 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, read_user_text
+from ..identity.iff_schema import (
+    parse_interrogator,
+    parse_target_iff,
+    resolve_transponders,
+)
 from ..measurements import SensorSite
 from ..sensors.params import COMMON_KEYS, SENSOR_TYPES
 from .classes import TARGET_CLASSES
@@ -198,7 +203,11 @@ def _sensor(ctx: _Context, table: dict, index: int, names: set) -> SensorSite:
     if kind not in SENSOR_TYPES:
         raise ctx.fail(path + ("type",), f"unknown sensor type '{kind}'; known: {', '.join(sorted(SENSOR_TYPES))}")
     schema = SENSOR_TYPES[kind]
-    ctx.check_keys(table, set(COMMON_KEYS) | set(schema), path, f"{kind} parameter")
+    # A radar may carry an IFF interrogator: `iff = { ... }` (identity/iff_schema.py, docs/identity.md "IFF").
+    iff_key = {"iff"} if kind == "radar" else set()
+    if "iff" in table and not iff_key:
+        raise ctx.fail(path + ("iff",), f"an IFF interrogator sits with a radar, not an {kind} sensor")
+    ctx.check_keys(table, set(COMMON_KEYS) | set(schema) | iff_key, path, f"{kind} parameter")
     name = ctx.string(table, "name", path, default=f"{kind}{index}")
     if name in names:
         raise ctx.fail(path + ("name",), f"duplicate sensor name '{name}'")
@@ -231,6 +240,9 @@ def _sensor(ctx: _Context, table: dict, index: int, names: set) -> SensorSite:
             if lo_si is not None and hi_si is not None and lo_si >= hi_si:
                 bad = low_key if low_key in table else high_key
                 raise ctx.fail(path + (bad,), f"{low_key} must be below {high_key}")
+    if "iff" in table:
+        params["iff"] = parse_interrogator(table["iff"], lambda sub, msg: ctx.fail(path + ("iff",) + sub, msg),
+                                           scan_period_s=params["scan_period_s"], range_max_m=params["range_max_m"])
     return SensorSite(name=name, kind=kind, lat_rad=lat, lon_rad=lon, alt_m=alt, params=params, index=index)
 
 
@@ -289,6 +301,9 @@ def _target(ctx: _Context, table: dict, index: int, names: set, duration_s: floa
     callsign = ctx.string(table, "callsign", path)
     if callsign is not None:
         attributes["callsign"] = callsign
+    if "iff" in table:  # validated here (line numbers); kept as written, identity/iff.py reads it
+        parse_target_iff(table["iff"], lambda sub, msg: ctx.fail(path + ("iff",) + sub, msg),
+                         transponder=table.get("transponder"))
 
     has_wp, has_csv = "waypoints" in table, "trajectory_csv" in table
     if has_wp == has_csv:
@@ -368,6 +383,15 @@ def _assets(ctx: _Context, table: dict) -> tuple[list[DefendedPoint], list[Zone]
     return points, zones
 
 
+def _check_iff_across_targets(ctx: _Context, targets: list[TargetSpec]) -> None:
+    """IFF checks across targets: unique platform ids, replay spoofers name a platform with a valid key."""
+    configs = [parse_target_iff(t.attributes.get("iff"), lambda sub, msg, i=i: ctx.fail(("targets", i, "iff") + sub,
+                                                                                        msg),
+                                transponder=t.attributes.get("transponder")) for i, t in enumerate(targets)]
+    resolve_transponders(configs, [t.name for t in targets],
+                         lambda i, sub, msg: ctx.fail(("targets", i, "iff") + sub, msg))
+
+
 def _broadcasts_adsb(spec: TargetSpec) -> bool:
     table = spec.attributes.get("transponder")
     return isinstance(table, dict) and table.get("adsb", True) is not False
@@ -429,6 +453,7 @@ def parse_scenario(text: str, source: str = "<string>", base_dir: str | Path = "
     targets, target_names = [], set()
     for i, t in enumerate(ctx.list_of_tables(raw.get("targets", []), ("targets",))):
         targets.append(_target(ctx, t, i, target_names, duration))
+    _check_iff_across_targets(ctx, targets)
     receiver = default_adsb_receiver(sensors, targets)
     if receiver is not None:
         sensors.append(receiver)
