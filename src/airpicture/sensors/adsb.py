@@ -12,6 +12,13 @@ airborne:
 
 at the DO-260B rates in ``RATES``, with a correct CRC. The frames are the same hex a receiver would log, so
 they go through the same readers and decoder as a recording (see ``docs/adsb.md``).
+
+A transponder can lie (the spoofer of issue 4 §5): ``spoof_icao24`` / ``spoof_callsign`` broadcast a false
+identity instead of its own, ``spoof_offset_m = [east, north(, up)]`` moves every broadcast position by a fixed
+offset from where the aircraft really is, and ``spoof_track = { lat, lon, alt_ft | alt_m, speed_kt | speed_mps,
+heading_deg }`` broadcasts a separate false aircraft flying a great circle from that point (position and
+velocity messages) from the moment the target appears. The frames are still heard from the real aircraft's
+position: the receivers judge range and line of sight from the truth.
 """
 
 from __future__ import annotations
@@ -54,7 +61,12 @@ _CATEGORY_SETS = {"A": 4, "B": 3, "C": 2, "D": 1}  # set -> identification type 
 EMERGENCY_SQUAWK = {"unlawful_interference": "7500", "no_communication": "7600", "general": "7700"}
 
 TRANSPONDER_KEYS = ("icao24", "callsign", "category", "nacp", "nacv", "squawk", "emergency", "adsb",
-                    "error_correlation_s")
+                    "error_correlation_s", "spoof_icao24", "spoof_callsign", "spoof_offset_m", "spoof_track")
+SPOOF_TRACK_KEYS = ("lat", "lon", "alt_m", "alt_ft", "speed_mps", "speed_kt", "heading_deg")
+MAX_SPOOF_OFFSET_M = 1.0e6        # a false position at most this far from the aircraft (per component)
+MAX_SPOOF_SPEED_MPS = 1000.0
+FEET_M = 0.3048
+KNOT_MPS = 1852.0 / 3600.0
 DEFAULT_ERROR_CORRELATION_S = 60.0
 # A target on the ground (slower than this and lower than that) does not send airborne messages.
 ON_GROUND_SPEED_MPS = 30.0
@@ -74,9 +86,32 @@ class Transponders:
     squawk: list[str]         # (k,) 4 octal digits
     emergency: list[str]      # (k,) a key of adsb_fields.EMERGENCY_STATES
     error_correlation_s: np.ndarray  # (k,) float: correlation time of the position error, s (0 = white)
+    # Spoofing (all "none" for an honest transponder). ``icao24`` / ``callsign`` above are what is broadcast.
+    own_icao24: np.ndarray | None = None       # (k,) int64: the aircraft's own address, -1 none given
+    spoof_identity: np.ndarray | None = None   # (k,) bool: broadcasts spoof_icao24 / spoof_callsign
+    spoof_offset_m: np.ndarray | None = None   # (k, 3) east, north, up offset of broadcast positions, m
+    spoof_track: np.ndarray | None = None      # (k, 5) false track start lat, lon (rad), alt (m), speed (m/s),
+    #                                            heading (rad); NaN rows: none
+
+    def __post_init__(self):
+        k = len(self.truth_index)
+        if self.own_icao24 is None:
+            self.own_icao24 = np.asarray(self.icao24, dtype=np.int64).copy()
+        if self.spoof_identity is None:
+            self.spoof_identity = np.zeros(k, bool)
+        if self.spoof_offset_m is None:
+            self.spoof_offset_m = np.zeros((k, 3))
+        if self.spoof_track is None:
+            self.spoof_track = np.full((k, 5), np.nan)
 
     def __len__(self) -> int:
         return len(self.truth_index)
+
+    @property
+    def spoofing(self) -> np.ndarray:
+        """(k,) bool: the transponder broadcasts a false identity or a false position."""
+        return (self.spoof_identity | np.any(self.spoof_offset_m != 0.0, axis=1)
+                | np.isfinite(self.spoof_track[:, 0]))
 
 
 @dataclass
@@ -120,15 +155,95 @@ def _integer(table, key, index, default, low, high, source) -> int:
     return value
 
 
+def _address(table, key, index, source, required_why: str | None = None) -> int | None:
+    text = table.get(key)
+    if text is None:
+        if required_why:
+            raise _fail(index, key, required_why, source)
+        return None
+    if not isinstance(text, str) or len(text) != 6 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise _fail(index, key, f"{text!r} is not 6 hex digits", source)
+    value = int(text, 16)
+    if value == 0 or value == 0xFFFFFF:
+        raise _fail(index, key, f"'{text}' is not a valid aircraft address", source)
+    return value
+
+
+def _callsign(value, index, key, source) -> str:
+    if not isinstance(value, str):
+        raise _fail(index, key, f"{value!r} is not a string", source)
+    value = value.upper().rstrip()
+    bad = sorted({c for c in value if c not in f.CALLSIGN_CHARS})
+    if len(value) > 8 or bad:
+        raise _fail(index, key, f"'{value}' must be at most 8 characters of A-Z, 0-9 and space", source)
+    return value
+
+
+def _finite(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and np.isfinite(value)
+
+
+def _spoof_offset(table, index, source) -> np.ndarray:
+    value = table.get("spoof_offset_m")
+    if value is None:
+        return np.zeros(3)
+    key = "spoof_offset_m"
+    if not isinstance(value, list) or len(value) not in (2, 3) or not all(_finite(v) for v in value):
+        raise _fail(index, key, f"{value!r} is not [east, north] or [east, north, up] in metres", source)
+    if any(abs(v) > MAX_SPOOF_OFFSET_M for v in value):
+        raise _fail(index, key, f"{value!r}: each component must be within +-{MAX_SPOOF_OFFSET_M:g} m", source)
+    return np.array(list(value) + [0.0] * (3 - len(value)), dtype=float)
+
+
+def _spoof_track(table, index, source) -> np.ndarray:
+    value = table.get("spoof_track")
+    if value is None:
+        return np.full(5, np.nan)
+    key = "spoof_track"
+    if not isinstance(value, dict):
+        raise _fail(index, key, "must be a table { lat, lon, alt_ft | alt_m, speed_kt | speed_mps, heading_deg }",
+                    source)
+    for name in value:
+        if name not in SPOOF_TRACK_KEYS:
+            hint = difflib.get_close_matches(str(name), SPOOF_TRACK_KEYS, n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise _fail(index, f"{key}.{name}", f"unknown key '{name}'{suggestion}; allowed: "
+                                               f"{', '.join(SPOOF_TRACK_KEYS)}", source)
+
+    def number(name, low, high):
+        v = value[name]
+        if not _finite(v):
+            raise _fail(index, f"{key}.{name}", f"{v!r} is not a number", source)
+        if not low <= v <= high:
+            raise _fail(index, f"{key}.{name}", f"{v:g} is outside [{low:g}, {high:g}]", source)
+        return float(v)
+
+    def one_of(a, b, scale_b, low, high, what):
+        if (a in value) == (b in value):
+            raise _fail(index, key, f"give exactly one of '{a}' or '{b}' ({what})", source)
+        return number(a, low, high) if a in value else number(b, low / scale_b, high / scale_b) * scale_b
+
+    for name in ("lat", "lon", "heading_deg"):
+        if name not in value:
+            raise _fail(index, key, f"missing required key '{name}'", source)
+    lat = number("lat", -90.0, 90.0)
+    lon = number("lon", -180.0, 360.0)
+    alt = one_of("alt_m", "alt_ft", FEET_M, -500.0, 30000.0, "the false altitude")
+    speed = one_of("speed_mps", "speed_kt", KNOT_MPS, 0.0, MAX_SPOOF_SPEED_MPS, "the false ground speed")
+    heading = number("heading_deg", -360.0, 360.0)
+    return np.array([np.radians(lat), np.radians((lon + 180.0) % 360.0 - 180.0), alt, speed, np.radians(heading)])
+
+
 def parse_transponders(transponders, target_class=None, callsigns=None, source: str | None = None) -> Transponders:
     """Validate the per-target transponder tables (None for a target without one).
 
     ``target_class`` (per target) gives the default emitter category, ``callsigns`` (per target, e.g. the
     target's ``callsign`` attribute) the default callsign. Raises ``InputError`` naming
-    ``targets[i].transponder.<key>``.
+    ``targets[i].transponder.<key>``. Spoof options (module doc): ``spoof_icao24`` may repeat another target's
+    address (a clone); ``icao24`` (the aircraft's own address) may then be left out.
     """
-    rows = {name: [] for name in ("index", "icao", "callsign", "category", "nacp", "nacv", "squawk", "emergency",
-                                  "tau")}
+    rows = {name: [] for name in ("index", "icao", "own", "callsign", "category", "nacp", "nacv", "squawk",
+                                  "emergency", "tau", "false_id", "offset", "track")}
     seen: dict[int, int] = {}
     for i, table in enumerate(transponders):
         if table is None:
@@ -144,28 +259,26 @@ def parse_transponders(transponders, target_class=None, callsigns=None, source: 
         adsb = table.get("adsb", True)
         if not isinstance(adsb, bool):
             raise _fail(i, "adsb", f"{adsb!r} is not true or false", source)
-        icao_text = table.get("icao24")
-        if icao_text is None:
-            raise _fail(i, "icao24", "required: the 24-bit ICAO address as 6 hex digits", source)
-        if not isinstance(icao_text, str) or len(icao_text) != 6 or any(c not in "0123456789abcdefABCDEF"
-                                                                       for c in icao_text):
-            raise _fail(i, "icao24", f"{icao_text!r} is not 6 hex digits", source)
-        icao = int(icao_text, 16)
-        if icao == 0 or icao == 0xFFFFFF:
-            raise _fail(i, "icao24", f"'{icao_text}' is not a valid aircraft address", source)
-        if icao in seen:
-            raise _fail(i, "icao24", f"'{icao_text}' is already used by targets[{seen[icao]}]", source)
-        seen[icao] = i
+        false_icao = _address(table, "spoof_icao24", i, source)
+        icao = _address(table, "icao24", i, source,
+                        None if false_icao is not None else "required: the 24-bit ICAO address as 6 hex digits")
+        if icao is not None:
+            if icao in seen:
+                raise _fail(i, "icao24", f"'{table['icao24']}' is already used by targets[{seen[icao]}]", source)
+            seen[icao] = i
+        spoof_keys = [k for k in ("spoof_icao24", "spoof_callsign", "spoof_offset_m", "spoof_track") if k in table]
         if not adsb:
+            if spoof_keys:
+                raise _fail(i, spoof_keys[0], "spoof options need an ADS-B transponder (adsb = true)", source)
             continue
+        if "spoof_offset_m" in table and "spoof_track" in table:
+            raise _fail(i, "spoof_track", "give at most one of 'spoof_offset_m' or 'spoof_track'", source)
 
-        callsign = table.get("callsign", callsigns[i] if callsigns is not None else None) or ""
-        if not isinstance(callsign, str):
-            raise _fail(i, "callsign", f"{callsign!r} is not a string", source)
-        callsign = callsign.upper().rstrip()
-        bad = sorted(set(c for c in callsign if c not in f.CALLSIGN_CHARS))
-        if len(callsign) > 8 or bad:
-            raise _fail(i, "callsign", f"'{callsign}' must be at most 8 characters of A-Z, 0-9 and space", source)
+        callsign = _callsign(table.get("callsign", callsigns[i] if callsigns is not None else None) or "", i,
+                             "callsign", source)
+        false_id = false_icao is not None or "spoof_callsign" in table
+        if "spoof_callsign" in table:
+            callsign = _callsign(table["spoof_callsign"], i, "spoof_callsign", source)
 
         default_category = CLASS_CATEGORY.get(target_class[i], "A0") if target_class is not None else "A0"
         category = table.get("category", default_category)
@@ -193,18 +306,27 @@ def parse_transponders(transponders, target_class=None, callsigns=None, source: 
 
         rows["index"].append(i)
         rows["tau"].append(float(tau))
-        rows["icao"].append(icao)
+        rows["icao"].append(false_icao if false_icao is not None else icao)
+        rows["own"].append(icao if icao is not None else -1)
         rows["callsign"].append(callsign)
         rows["category"].append(category)
         rows["nacp"].append(nacp)
         rows["nacv"].append(nacv)
         rows["squawk"].append(squawk)
         rows["emergency"].append(emergency)
+        rows["false_id"].append(false_id)
+        rows["offset"].append(_spoof_offset(table, i, source))
+        rows["track"].append(_spoof_track(table, i, source))
+    k = len(rows["index"])
     return Transponders(truth_index=np.array(rows["index"], dtype=np.int64),
                         icao24=np.array(rows["icao"], dtype=np.int64), callsign=rows["callsign"],
                         category=rows["category"], nacp=np.array(rows["nacp"], dtype=np.int64),
                         nacv=np.array(rows["nacv"], dtype=np.int64), squawk=rows["squawk"],
-                        emergency=rows["emergency"], error_correlation_s=np.array(rows["tau"], dtype=float))
+                        emergency=rows["emergency"], error_correlation_s=np.array(rows["tau"], dtype=float),
+                        own_icao24=np.array(rows["own"], dtype=np.int64),
+                        spoof_identity=np.array(rows["false_id"], dtype=bool),
+                        spoof_offset_m=np.array(rows["offset"], dtype=float).reshape(k, 3),
+                        spoof_track=np.array(rows["track"], dtype=float).reshape(k, 5))
 
 
 def transponders_from_truth(truth: Truth, source: str | None = None) -> Transponders:
@@ -291,6 +413,44 @@ def _offset_position(lat, lon, alt, d_east, d_north):
     return new_lat, new_lon
 
 
+def _false_track_states(track: np.ndarray, elapsed: np.ndarray):
+    """Positions (lat, lon, alt) and east/north/up velocities of false tracks (rows of ``spoof_track``) after
+    ``elapsed`` seconds along their great circle (mean sphere at the track's altitude)."""
+    lat0, lon0, alt, speed, heading = (track[:, j] for j in range(5))
+    radius = geo.EARTH_MEAN_RADIUS_M + alt
+    scale = geo.EARTH_MEAN_RADIUS_M / radius      # geo.destination works on the mean sphere
+    lat, lon = geo.destination(lat0, lon0, heading, speed * elapsed * scale)
+    # heading at the point: the great circle's bearing there (reverse of the bearing back to the start)
+    d_lon = lon0 - lon
+    back = np.arctan2(np.sin(d_lon) * np.cos(lat0),
+                      np.cos(lat) * np.sin(lat0) - np.sin(lat) * np.cos(lat0) * np.cos(d_lon))
+    moved = speed * elapsed > 1.0
+    course = np.where(moved, back + np.pi, heading)
+    return lat, lon, alt, speed * np.sin(course), speed * np.cos(course), np.zeros_like(speed)
+
+
+def _spoofed_states(tp: Transponders, rows, times, start, lat, lon, alt, v_east, v_north, v_up):
+    """What each transmission claims: the truth moved by ``spoof_offset_m``, or the false track's state."""
+    k = len(tp)
+    if k == 0 or not tp.spoofing.any():
+        return lat, lon, alt, v_east, v_north, v_up
+    lat, lon, alt = lat.copy(), lon.copy(), alt.copy()
+    offset = tp.spoof_offset_m[rows]
+    moved = np.any(offset != 0.0, axis=1)
+    if moved.any():
+        lat[moved], lon[moved] = _offset_position(lat[moved], lon[moved], alt[moved], offset[moved, 0],
+                                                  offset[moved, 1])
+        alt[moved] = alt[moved] + offset[moved, 2]
+    track = tp.spoof_track[rows]
+    false = np.isfinite(track[:, 0])
+    if false.any():
+        v_east, v_north, v_up = v_east.copy(), v_north.copy(), v_up.copy()
+        elapsed = np.maximum(times[false] - start[rows[false]], 0.0)
+        lat[false], lon[false], alt[false], v_east[false], v_north[false], v_up[false] = _false_track_states(
+            track[false], elapsed)
+    return lat, lon, alt, v_east, v_north, v_up
+
+
 def emit_adsb(truth: Truth, transponders, duration_s: float, rng: np.random.Generator) -> EmittedFrames:
     """DF17 frames from every ADS-B target of ``truth`` over [0, duration_s].
 
@@ -350,6 +510,8 @@ def emit_adsb(truth: Truth, transponders, duration_s: float, rng: np.random.Gene
     rows, times, kind, target = rows[order], times[order], kind[order], target[order]
     lat, lon, alt = lat[order], lon[order], alt[order]
     v_east, v_north, v_up = v_east[order], v_north[order], v_up[order]
+    lat, lon, alt, v_east, v_north, v_up = _spoofed_states(tp, rows, times, start, lat, lon, alt, v_east, v_north,
+                                                           v_up)
     n = len(times)
     me = np.zeros(n, dtype=np.uint64)
     type_code = np.zeros(n, dtype=np.int64)
