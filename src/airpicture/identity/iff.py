@@ -349,16 +349,15 @@ class _Interrogator:
     counts: Counter = field(default_factory=Counter)
 
     def interrogated_scan(self, scan) -> np.ndarray:
-        """Scans that start at or after a multiple of period_s (all of them when period_s <= scan period)."""
+        """For each multiple of period_s, the first scan starting at or after it (every scan when period_s <=
+        the scan period): scan k when a multiple lies in ((k - 1) T, k T]."""
         scan = np.asarray(scan, dtype=np.int64)
         if not self.cfg.interrogate:
             return np.zeros(scan.shape, bool)
         period, T = self.cfg.period_s, self.radar.scan_period_s
         if period <= T * (1 + 1e-9):
             return np.ones(scan.shape, bool)
-        here = np.ceil(scan * T / period - 1e-9)
-        before = np.ceil((scan - 1) * T / period - 1e-9)
-        return here > before
+        return np.floor(scan * T / period + 1e-9) > np.floor((scan - 1) * T / period + 1e-9)
 
     def challenge(self, dwell: int) -> bytes:
         nonce = self.nonces.get(dwell)
