@@ -229,6 +229,24 @@ def test_replay_is_a_replay_not_a_forgery():
         sim.close()
 
 
+def test_a_reply_the_interrogator_missed_cannot_be_relayed():
+    """F1's reply lost at the interrogator, re-sent by the spoofer a few dwells later: its MAC verifies and its
+    slot is fresh, but it answers another dwell's challenge: replayed_nonce, never authenticated."""
+    sc = _scenario(_target("F1", 45.0, 100.0, FRIEND)
+                   + _target("SPOOF", 48.0, 110.0, '{ key = "replay", replay_of = "F1" }'),
+                   radar_iff="{ reply_probability = 0.4 }", duration=400.0)
+    with UnitKeys.simulated() as keys:
+        sim, _truth, _ev = _run(sc, keys, 400.0)
+        log = sim.replies()
+        f1, spoof = log["platform"] == "F1", log["platform"] == "SPOOF"
+        relayed = spoof & log["received"] & np.isin(np.round(log["time"] / 10.0), np.round(
+            log["time"][f1 & ~log["received"]] / 10.0))
+        assert relayed.sum() >= 3                                  # the case happened
+        assert set(log["outcome"][relayed]) == {REPLAYED_NONCE}
+        assert "authenticated" not in sim.summary()["platforms"]["SPOOF"]
+        sim.close()
+
+
 # --------------------------------------------------------------------------------------------------------------
 # no key store: the export unit
 
