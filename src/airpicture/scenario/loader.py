@@ -41,7 +41,7 @@ AFFILIATIONS = {"friend", "assumed_friend", "neutral", "unknown", "suspect", "ho
 
 TOP_KEYS = {"name", "description", "duration_s", "seed", "truth_step_s", "sensors", "targets", "assets", "tracker"}
 TARGET_KEYS = {"name", "class", "start_time_s", "rcs_m2", "swerling", "waypoints", "trajectory_csv", "loop",
-               "affiliation", "callsign"}
+               "affiliation", "callsign", "iff"}
 WAYPOINT_KEYS = {"lat", "lon", "alt_m", "alt_ft", "speed_kt", "speed_mps", "turn_g"}
 POINT_KEYS = {"name", "lat", "lon", "alt_m", "radius_km"}
 ZONE_KEYS = {"name", "kind", "polygon", "floor_m", "ceiling_m"}
