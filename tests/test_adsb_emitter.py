@@ -347,6 +347,8 @@ def demo_with_transponders():
     """The demo scenario with transponders also on the transport and the helicopter, and one emergency."""
     path = builtin_path("demo")
     text = path.read_text()
+    # the demo's ADS-B spoofer lies about its position on purpose (issue 4; tests/test_spoof.py): honest here
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("transponder = { spoof_"))
     text = text.replace('transponder = { icao24 = "300512", squawk = "2261" }',
                         'transponder = { icao24 = "300512", squawk = "2261", emergency = "medical", nacp = 8 }')
     lines, out, target_class = text.splitlines(), [], None

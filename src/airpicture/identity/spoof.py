@@ -224,10 +224,10 @@ class SpoofConfig:
     pair_min_d2: float = 25.0             # Mahalanobis^2 of the two positions: separate, not one track twice
     offset_time_constant_s: float = 20.0  # the reported offset is smoothed over this time
     bias_min_m: float = 250.0             # radar plots off the ADS-B track by at least this ...
-    bias_chi2: float = 20.0               # ... and significantly (2 degrees of freedom)
+    bias_chi2: float = 25.0               # ... and significantly (2 degrees of freedom: 5 sigma)
     bias_min_plots: float = 4.0           # ... over at least this many plots (exponentially weighted)
     bias_time_constant_s: float = 60.0
-    plot_gate_d2: float = 64.0            # a plot belongs to its nearest track within this normalised distance^2
+    plot_gate_d2: float = 25.0            # a plot belongs to its nearest track within this normalised distance^2
     jump_min_m: float = 3000.0            # a restart's jump counts when at least this far
     jump_min_events: int = 2              # restarts + impossible-speed rejections within the window
     two_places_rejections: int = 6        # impossible-speed rejections within the window: two transmitters
@@ -405,7 +405,7 @@ class SpoofDetector:
         related = np.full((n, len(KINDS)), -1, np.int64)
 
         self._radar_checks(view, t, dt, cond, reason, offset, related)
-        if plots is not None and len(plots) and self.radars:
+        if self.radars:
             self._plot_bias(view, t, dt, plots, cond, reason, offset)
         self._jump_checks(view, t, decoder, cond, reason)
         self._nationality(view, cond, reason)
@@ -471,10 +471,20 @@ class SpoofDetector:
             cov = v.cov[a][:, None] + v.cov[b][None, :]                         # (a, b, 3, 3)
             with np.errstate(invalid="ignore"):
                 d2 = np.einsum("abi,abi->ab", diff, np.linalg.solve(cov + np.eye(3) * 1e-6, diff[..., None])[..., 0])
-            ok = (d <= cfg.pair_max_distance_m) & (np.linalg.norm(dv_h, axis=2) <= cfg.pair_max_speed_diff_mps) \
-                & (d2 >= cfg.pair_min_d2)
-            has = ok.any(axis=1)
+            speed_diff = np.linalg.norm(dv_h, axis=2)
+            apart = (d <= cfg.pair_max_distance_m) & (d2 >= cfg.pair_min_d2)
+            ok = apart & (speed_diff <= cfg.pair_max_speed_diff_mps)
             best = np.argmin(np.where(ok, d, np.inf), axis=1)
+            # an established pair holds while the radar track's velocity wobbles (a radar-only track on 10 s
+            # scans at long range): twice the speed tolerance for the partner of the previous update
+            found, col = _lookup(v.ids[b], st["partner"][a])
+            keep = found & (st["partner"][a] >= 0)
+            rows_k = np.flatnonzero(keep)
+            keep[rows_k] = apart[rows_k, col[rows_k]] & (speed_diff[rows_k, col[rows_k]]
+                                                         <= 2.0 * cfg.pair_max_speed_diff_mps)
+            best = np.where(keep, col, best)
+            ok[np.flatnonzero(keep), col[keep]] = True
+            has = ok.any(axis=1)
             partner[has] = v.ids[b[best[has]]]
             dist[has] = d[has, best[has]]
             # the offset, smoothed while the pair holds
@@ -526,7 +536,7 @@ class SpoofDetector:
         st["bias_j"] *= decay
         st["bias_g"] *= decay
         st["bias_n"] *= decay
-        if v.n:
+        if v.n and plots is not None and len(plots):
             sensor = np.asarray(plots.sensor, dtype=np.int64)
             ok = (sensor >= 0) & (sensor < self._radar_of_sensor.size)
             radar_k = np.where(ok, self._radar_of_sensor[np.where(ok, sensor, 0)], -1)

@@ -392,6 +392,23 @@ def _check_iff_across_targets(ctx: _Context, targets: list[TargetSpec]) -> None:
                          lambda i, sub, msg: ctx.fail(("targets", i, "iff") + sub, msg))
 
 
+def _check_transponders(ctx: _Context, targets: list[TargetSpec]) -> None:
+    """The targets' ADS-B ``transponder`` tables (sensors/adsb.py ``parse_transponders``: keys, address, callsign,
+    codes, spoof options), checked at load time so that an error names its line; kept as written."""
+    from ..sensors.adsb import parse_transponders
+
+    if not any("transponder" in t.attributes for t in targets):
+        return
+    try:
+        parse_transponders([t.attributes.get("transponder") for t in targets],
+                           target_class=[t.target_class for t in targets],
+                           callsigns=[t.attributes.get("callsign") for t in targets], source=ctx.source)
+    except InputError as exc:
+        path = tuple(int(part) if part.isdigit() else part
+                     for part in re.findall(r"[^.\[\]]+", exc.field or ""))
+        raise ctx.fail(path, exc.message) from None
+
+
 def _broadcasts_adsb(spec: TargetSpec) -> bool:
     table = spec.attributes.get("transponder")
     return isinstance(table, dict) and table.get("adsb", True) is not False
@@ -453,6 +470,7 @@ def parse_scenario(text: str, source: str = "<string>", base_dir: str | Path = "
     targets, target_names = [], set()
     for i, t in enumerate(ctx.list_of_tables(raw.get("targets", []), ("targets",))):
         targets.append(_target(ctx, t, i, target_names, duration))
+    _check_transponders(ctx, targets)
     _check_iff_across_targets(ctx, targets)
     receiver = default_adsb_receiver(sensors, targets)
     if receiver is not None:
