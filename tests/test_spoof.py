@@ -8,6 +8,7 @@ replayed without a flag; the evidence reaching the identity engine.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import textwrap
@@ -167,8 +168,9 @@ def test_adsb_track_the_radar_should_see_with_a_radar_track_alongside_is_aff_wit
     assert spoof_r and kinds_r == "adsb_radar_offset" and offset_r == pytest.approx(offset)
     assert "likely true position of ADS-B AZA784 (33a1c4) (track 7)" in reason_r
     assert evs[-1].related_track.tolist() == [8, 7]
-    s = det.summary()
+    s = json.loads(json.dumps(det.summary()))  # JSON-ready as it is (summary.json)
     assert s["flagged_tracks"] == 2 and s["tracks_per_check"]["adsb_radar_offset"] == 2
+    assert s["tracks"][0]["kinds"]["adsb_radar_offset"]["related_track"] == 8 and s["radars"] == ["radar"]
     assert [(e["track_id"], e["event"]) for e in s["log"]] == [(7, "raised"), (8, "raised")]
 
 
