@@ -270,6 +270,10 @@ DEFAULT_CASES = [
      ["no transponder, 280 m/s at 30 m: missile-like"], "missile"),
     ({"speed_mps": 900.0, "altitude_m": 20000.0}, "hostile", "faster than aircraft, no transponder",
      ["900 m/s"], "missile"),
+    ({"iff_authenticated": False, "iff_failure": "replayed_nonce", "iff_mode3a": "4520", "speed_mps": 30.0},
+     "suspect", "failed IFF authentication", ["failed (replayed_nonce)"], None),
+    ({"speed_mps": 12.0, "altitude_m": 110.0, "in_protected_zone": True, "in_zones": "Trapani CTR"}, "suspect",
+     "unidentified drone in protected airspace", ["12 m/s at 110 m inside Trapani CTR: unidentified drone"], "uav"),
     ({"speed_mps": 60.0, "altitude_m": 2000.0, "from_hostile_area": True, "in_zones": "Declared hostile area west"},
      "suspect", "from the hostile area", ["declared hostile area", "Declared hostile area west"], None),
     ({"speed_mps": 60.0, "altitude_m": 2000.0}, "unknown", "no identification evidence", ["no identification"], None),
@@ -703,3 +707,14 @@ def test_point_in_polygon_matches_matplotlib(seed, m, across):
     near_edge = path.contains_points(np.c_[qlon, qlat], radius=1e-9) != path.contains_points(
         np.c_[qlon, qlat], radius=-1e-9)
     assert np.array_equal(got[~near_edge], want[~near_edge])
+
+
+def test_the_drone_rule_leaves_birds_transponders_and_fast_aircraft_alone():
+    base = {"speed_mps": 12.0, "altitude_m": 110.0, "in_protected_zone": True, "in_zones": "Trapani CTR"}
+    for change in ({"class_hint": "bird"}, {"icao24": "4ca7e1"}, {"iff_mode3a": "7000"}, {"speed_mps": 80.0},
+                   {"in_protected_zone": False, "in_zones": ""}):
+        res = DEFAULT.evaluate(ev(**{**base, **change}))
+        assert res.identity_rule[0] != "unidentified drone in protected airspace", change
+    # an unknown key is not a failed authentication: a coalition partner on another key list looks the same
+    res = DEFAULT.evaluate(ev(iff_authenticated=False, iff_failure="unknown_key", iff_mode3a="4501", speed_mps=30.0))
+    assert res.identity_rule[0] != "failed IFF authentication"

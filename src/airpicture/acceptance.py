@@ -140,3 +140,50 @@ def late_target_report(scenario, truth: Truth, assoc, step_s: float = 0.25) -> d
                                 f"(t = {rise:.1f} s)")
         result[name] = entry
     return result
+
+
+def identity_report(scenario, truth: Truth, confirmed: TrackStates, nearest_truth_id: np.ndarray, meas) -> dict:
+    """Issue 4 acceptance on a simulated run: friendlies never shown Suspect/Hostile, Friend only by
+    authenticated IFF, and how soon each spoofing transponder was flagged after the radar first saw it.
+
+    A track row speaks for the truth nearest to it (``nearest_truth_id``); a spoofer's false-position track is
+    found by the address it broadcasts instead, since it is nowhere near the aircraft.
+    """
+    from .identity.standard import FRIEND, HOSTILE, IDENTITIES, SUSPECT
+
+    extra = confirmed.extra or {}
+    if "identity" not in extra:
+        return {}
+    ident = np.asarray(extra["identity"])
+    rule = np.asarray(extra.get("identity_rule", np.full(len(confirmed), "", object)), dtype=object)
+    attrs = truth.extra.get("attributes", [{}] * truth.n_targets)
+    friendly = [i for i, a in enumerate(attrs) if a.get("affiliation") in ("friend", "assumed_friend")]
+    bad = []
+    for i in friendly:
+        rows = nearest_truth_id == i
+        shown = set(np.asarray(IDENTITIES, dtype=object)[ident[rows & np.isin(ident, (SUSPECT, HOSTILE))]])
+        if shown:
+            bad.append({"target": truth.names[i], "shown": sorted(shown)})
+    friend_rows = ident == FRIEND
+    friend_rules = sorted(set(rule[friend_rows].tolist()))
+    spoofers = {}
+    icao = np.asarray(extra.get("icao24", np.full(len(confirmed), "", object)), dtype=object)
+    flag = np.asarray(extra.get("spoof", np.zeros(len(confirmed), bool)), dtype=bool)
+    for i, spec in enumerate(scenario.targets):
+        table = (spec.attributes or {}).get("transponder") or {}
+        if not any(k.startswith("spoof") for k in table):
+            continue
+        address = str(table.get("spoof_icao24", table.get("icao24", ""))).lower()
+        radar_sensors = [k for k, s in enumerate(scenario.sensors) if s.kind == "radar"]
+        seen = np.isin(meas.sensor, radar_sensors) & (meas.truth == i)
+        contact = float(meas.time[seen].min()) if seen.any() else None
+        rows = (icao == address) | (nearest_truth_id == i)
+        flagged = rows & flag
+        first = float(confirmed.time[flagged].min()) if flagged.any() else None
+        spoofers[truth.names[i]] = {
+            "broadcast_icao24": address, "radar_contact_s": contact, "first_flagged_s": first,
+            "lead_s": None if first is None or contact is None else round(first - contact, 1),
+            "identities_shown": sorted(set(np.asarray(IDENTITIES, dtype=object)[ident[rows]].tolist())),
+        }
+    return {"friendlies_shown_suspect_or_hostile": bad, "rules_giving_friend": friend_rules,
+            "spoofers": spoofers}

@@ -66,7 +66,7 @@ def scenarios_command() -> None:
 
 
 def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optional[int],
-         duration: Optional[float]) -> None:
+         duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False) -> None:
     from .pipeline import default_out_dir, print_summary, run_scenario
     from .scenario.loader import load_scenario
 
@@ -79,8 +79,13 @@ def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optio
 
             raise InputError("must be positive", field="--duration")
         scenario.duration_s = float(duration)
+    if keystore is not None and no_keys:
+        from .errors import InputError
+
+        raise InputError("choose one of --keystore and --no-keys", field="--no-keys")
     target = out_dir if out_dir is not None else default_out_dir(scenario.name)
-    summary = run_scenario(scenario, target, show_progress=True)
+    summary = run_scenario(scenario, target, show_progress=True,
+                           keystore="none" if no_keys else (None if keystore is None else str(keystore)))
     print_summary(summary, target, out)
     if not no_serve:
         # The live display arrives with a later issue; until then runs are headless and
@@ -93,23 +98,29 @@ OUT_OPT = typer.Option(None, "-o", "--out", help="Output folder (default ./airpi
 NO_SERVE_OPT = typer.Option(False, "--no-serve", help="Run headless, without serving the live display.")
 SEED_OPT = typer.Option(None, "--seed", help="Override the scenario's random seed.")
 DURATION_OPT = typer.Option(None, "--duration", help="Override the scenario duration (s).")
+KEYSTORE_OPT = typer.Option(None, "--keystore", help="IFF key store of the unit (passphrase from "
+                            "$AIRPICTURE_KEYSTORE_PASSPHRASE). Default: a fresh in-memory day key for this run.")
+NO_KEYS_OPT = typer.Option(False, "--no-keys", help="Run as an export unit without IFF keys: nothing authenticates.")
 
 
 @app.command("run")
 @_reports_errors
 def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
                 no_serve: bool = NO_SERVE_OPT, seed: Optional[int] = SEED_OPT,
-                duration: Optional[float] = DURATION_OPT) -> None:
-    """Run a scenario: simulate sensors, track, score; write summary.json, tracks.parquet, picture.png."""
-    _run(scenario, out_dir, no_serve, seed, duration)
+                duration: Optional[float] = DURATION_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
+                no_keys: bool = NO_KEYS_OPT) -> None:
+    """Run a scenario: simulate sensors, track, identify, score; write summary.json, tracks.parquet, picture.png,
+    identity.json."""
+    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys)
 
 
 @app.command("demo")
 @_reports_errors
 def demo_command(out_dir: Optional[Path] = OUT_OPT, no_serve: bool = NO_SERVE_OPT,
-                 seed: Optional[int] = SEED_OPT) -> None:
+                 seed: Optional[int] = SEED_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
+                 no_keys: bool = NO_KEYS_OPT) -> None:
     """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic."""
-    _run("demo", out_dir, no_serve, seed, None)
+    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys)
 
 
 @app.command("track")

@@ -63,14 +63,18 @@ def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float, adsb=None
     return counts
 
 
-def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
-    """Run a scenario end to end and write summary.json, tracks.parquet, picture.png into out_dir."""
+def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None) -> dict:
+    """Run a scenario end to end and write summary.json, tracks.parquet, picture.png, identity.json into out_dir.
+
+    ``keystore``: None - the unit gets a fresh in-memory IFF day key for this run (never written); "none" - the
+    captured export unit without keys (nothing authenticates); a path - that key store (docs/identity.md)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .acceptance import (associate, bird_report, class_completeness, late_target_report,
+    from .acceptance import (associate, bird_report, class_completeness, identity_report, late_target_report,
                              nearest_truth_per_row)
     from .adsb_feed import AdsbFeed
-    from .metrics import gospa_sequence, siap_metrics
+    from .identity.stage import IdentityStage
+    from .metrics import gospa_sequence, id_siap, siap_metrics
     from .observability import ADSB_HOLD_S, observable_mask
     from .outputs.parquet import write_tracks_parquet
     from .outputs.picture import render_picture
@@ -90,6 +94,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
     eval_times = np.arange(EVAL_STEP_S, scenario.duration_s + 1e-9, EVAL_STEP_S)
     # Transponder frames over the whole run, heard by the adsb receivers; fed below step by step.
     adsb = AdsbFeed(scenario.sensors, truth, scenario.duration_s, scenario.seed, eval_times, source=scenario.source)
+    identity = IdentityStage(scenario, keystore=keystore)
     # Feed measurements in time order, one evaluation step at a time.
     bounds = np.searchsorted(meas.time, eval_times, side="right")
     snapshots: list[TrackStates] = []
@@ -100,11 +105,14 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
         start = 0
         for step, (t, stop) in enumerate(zip(eval_times, bounds)):
             t0 = time.perf_counter()
+            plots = meas.take(slice(start, stop))
             if stop > start:
-                tracker.process(meas.take(slice(start, stop)))
+                tracker.process(plots)
             # The same slice's ADS-B frames: FrameBatch -> TransponderDecoder -> reports -> the same tracks.
             adsb.feed(step, float(t), tracker)
-            snapshots.append(adsb.annotate(tracker.snapshot(float(t))))
+            snapshot = adsb.annotate(tracker.snapshot(float(t)))
+            # Identification: IFF replies, spoof checks, the rule table (identity/stage.py).
+            snapshots.append(identity.step(float(t), truth, snapshot, decoder=adsb.decoder, plots=plots))
             track_wall += time.perf_counter() - t0
             start = stop
             progress.update(task, completed=float(t))
@@ -122,6 +130,13 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
                  confirmed.position, confirmed.velocity)
     siap = siap_metrics(*siap_args, association=assoc, truth_mask=counted)
     siap_all = siap_metrics(*siap_args, association=assoc)
+    # ID-SIAP: the same association; a truth's true identity is its scenario affiliation
+    truth_identity = [a.get("affiliation") for a in truth.extra["attributes"]]
+    track_identity = (confirmed.extra or {}).get("identity", np.full(len(confirmed), -1, np.int8))
+    id_args = (truth_t, truth_id, truth_pos, confirmed.time, confirmed.track_id, confirmed.position,
+               truth_identity, track_identity)
+    siap.update(id_siap(*id_args, association=assoc, truth_mask=counted))
+    siap_all.update(id_siap(*id_args, association=assoc))
 
     sensor_counts = _sensor_counts(scenario.sensors, meas, scenario.duration_s, adsb)
     nearest = nearest_truth_per_row(truth_t, truth_id, truth_pos, confirmed, SIAP_ASSOCIATION_M)
@@ -144,6 +159,9 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
         "siap": _clean(siap),
         "siap_all_truths": _clean(siap_all),
         "siap_params": {"association_distance_m": SIAP_ASSOCIATION_M,
+                        "id_groups": "friend/assumed_friend/joker/faker; neutral; suspect/hostile; "
+                                     "pending/unknown = not identified",
+                        "id_unknown_truths": "skip (truths whose affiliation is unknown or absent)",
                         "counted": "truth samples observable by some radar (Pd >= 0.5, above the 4/3-earth "
                                    "horizon, in coverage, outside the MTI notch) for >= 3.5 of its scans, or "
                                    "broadcasting ADS-B within an adsb receiver's line of sight and range for "
@@ -152,6 +170,8 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
         "birds": bird_report(truth, confirmed, nearest),
         "late_targets": late_target_report(scenario, truth, assoc),
         "adsb": adsb.summary(tracker, confirmed, nearest, truth),
+        "identity": {**identity.summary(confirmed),
+                     "acceptance": identity_report(scenario, truth, confirmed, nearest, meas)},
         "outputs": {},
     }
 
@@ -161,8 +181,10 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True) -> dict:
     render_picture(picture_path, sensors=scenario.sensors, truth=truth, tracks=tracks,
                    defended_points=scenario.defended_points, zones=scenario.zones,
                    title=f"airpicture - {scenario.name}: truth (grey) vs confirmed tracks")
+    identity_path = identity.write(out_dir)
+    identity.close()
     summary["outputs"] = {"summary": str(out_dir / "summary.json"), "tracks": str(parquet_path),
-                          "picture": str(picture_path)}
+                          "picture": str(picture_path), "identity": str(identity_path)}
     summary["wall_s"] = round(time.perf_counter() - wall_start, 3)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -55,6 +55,7 @@ COLUMNS: dict[str, str] = {
     "in_corridor": "str",
     "in_zones": "str",
     "in_hostile_area": "bool",
+    "in_protected_zone": "bool",
     "from_hostile_area": "bool",
     "mode3a_friendly": "bool",
     "spoof": "bool",
@@ -65,6 +66,7 @@ IFF_COLUMNS = ("iff_mode3a", "iff_mode_c_m", "iff_mode_s", "iff_authenticated", 
                "iff_interrogated")
 SPOOF_COLUMNS = ("spoof", "spoof_reason", "spoof_offset_m")
 ADSB_COLUMNS = ("icao24", "callsign", "squawk", "emergency", "category")
+PROTECTED_ZONE_KINDS = ("control_zone", "no_fly", "restricted", "danger")
 IFF_FAILURES = ("", "bad_mac", "stale_slot", "replayed_nonce", "unknown_key", "no_reply")
 
 _DTYPES = {"int": np.int64, "float": np.float64, "bool": np.bool_, "str": object}
@@ -379,6 +381,11 @@ def build_evidence(states: TrackStates, scenario_assets=None, *, iff=None, spoof
     cols["in_corridor"] = _first_name(inside[:, corridor], [nm for nm, c in zip(zones.names, corridor) if c])
     cols["in_zones"] = _join_names(inside, zones.names)
     cols["in_hostile_area"] = inside[:, hostile].any(axis=1) if hostile.any() else np.zeros(n, bool)
+    # airspace where an unidentified aircraft has no business: control zones, no-fly, restricted, danger areas
+    protected = np.zeros(len(zones.names), bool)
+    for kind in PROTECTED_ZONE_KINDS:
+        protected |= zones.of_kind(kind)
+    cols["in_protected_zone"] = inside[:, protected].any(axis=1) if protected.any() else np.zeros(n, bool)
     before = np.zeros(n, bool) if from_hostile_area is None else np.asarray(from_hostile_area, dtype=bool)
     cols["from_hostile_area"] = before | cols["in_hostile_area"]
 

@@ -26,6 +26,14 @@ sources : string, names of the sensors that fed the track lately, joined with "+
     the sensor names given to :func:`write_tracks_parquet`, or ``extra["sources"]``)
 source_mask : int64, the same as a bit mask (bit i = sensor i of the run)
 
+Identification (issue 4), only when the run has an identity stage:
+
+identity : string, the standard identity ("pending", "unknown", "assumed_friend", "friend", "neutral",
+    "suspect", "hostile", "joker", "faker"); identity_class : string ("fixed_wing", "rotary_wing", "uav",
+    "missile", "bird", "unknown"); identity_rule, identity_reason : string (nullable), the rule that gave it and
+    why, with its evidence; spoof : bool and spoof_reason : string (nullable), the spoof/inconsistency flag
+    (ASTERIX CAT062 AFF); emergency_flag : bool (squawk 7500/7600/7700 or an ADS-B emergency)
+
 Units are also stored in the schema's field metadata (key ``unit``).
 """
 
@@ -46,6 +54,8 @@ _UNITS = {
     "heading_deg": "deg clockwise from north", "status": "", "track_class": "",
     "icao24": "hex", "callsign": "", "squawk": "octal", "emergency": "", "category": "", "transponder_only": "",
     "sources": "", "source_mask": "bit per sensor",
+    "identity": "STANAG 1241", "identity_class": "", "identity_rule": "", "identity_reason": "", "spoof": "",
+    "spoof_reason": "", "emergency_flag": "",
 }
 # TrackStates.extra columns written when present, in this order; text ones are nullable ('' -> null)
 EXTRA_TEXT = ("icao24", "callsign", "squawk", "emergency", "category")
@@ -127,6 +137,20 @@ def _extra_columns(tracks: TrackStates, sensor_names) -> list[tuple[pa.Field, pa
     if "source_mask" in extra:
         out.append((_field("source_mask", pa.int64()),
                     pa.array(np.asarray(extra["source_mask"], dtype=np.int64).reshape(-1), type=pa.int64())))
+    # identification (issue 4): codes written as their standard names
+    if "identity" in extra:
+        from ..identity.standard import class_names, identity_names
+
+        out.append((_field("identity", pa.string()), pa.array(identity_names(extra["identity"]).astype(str))))
+        if "track_class_id" in extra:
+            out.append((_field("identity_class", pa.string()),
+                        pa.array(class_names(extra["track_class_id"]).astype(str))))
+    for name in ("identity_rule", "identity_reason", "spoof_reason"):
+        if name in extra:
+            out.append((_field(name, pa.string(), nullable=True), _text_array(extra[name], n)))
+    for name in ("spoof", "emergency_flag"):
+        if name in extra:
+            out.append((_field(name, pa.bool_()), pa.array(np.asarray(extra[name], dtype=bool).reshape(-1))))
     return out
 
 
