@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .replay import TransponderPicture, _jsonable
+from .replay import TransponderPicture, _jsonable, print_report_tail
 from .sources.batch import FrameBatch
 
 #: reasons TcpFeed counts when a connection ends
@@ -421,13 +421,7 @@ def print_ingest_report(summary: dict, console) -> None:
         f"  {s['wall_s']:.1f} s, {rate:,.0f} msg/s received (decode {stage.get('decode', 0):.2f} s, track "
         f"{stage.get('track', 0):.2f} s)" if rate else f"  {s['wall_s']:.1f} s",
     ]
-    problems = s.get("problems") or {}
-    if problems:
-        lines.append("  input problems: " + ", ".join(f"{k} {v:,}" for k, v in problems.items()))
-    outputs = s.get("outputs") or {}
-    if outputs:
-        lines.append(f"  outputs: {Path(outputs['summary']).parent}/ (summary.json, tracks.parquet, picture.png)")
-    console.print("\n".join(lines), highlight=False, soft_wrap=True)
+    print_report_tail(s, lines, console)
 
 
 __all__ = ["LiveIngest", "ingest_feed", "parse_feed_url", "print_ingest_report", "status_line", "status_table"]

@@ -451,6 +451,11 @@ def print_replay_report(summary: dict, console) -> None:
         f"{stage.get('decode', 0):.2f} s, track {stage.get('track', 0):.2f} s)" if rate else
         f"  {s['wall_s']:.2f} s",
     ]
+    print_report_tail(s, lines, console)
+
+
+def print_report_tail(s: dict, lines: list[str], console) -> None:
+    """The end of the replay and ingest reports: input problems and where the outputs went; prints it all."""
     problems = s.get("problems") or {}
     if problems:
         lines.append("  input problems: " + ", ".join(f"{k} {v:,}" for k, v in problems.items()))

@@ -38,6 +38,7 @@ from airpicture.modes.crc import frames_from_hex
 from airpicture.modes.phantoms import ModeSFilter
 from airpicture.sources.batch import FrameBatch, Problems
 from airpicture.sources.decode import decode_frames
+from airpicture.tracking.transponder import addresses_to_hex
 
 IDENTITY_FIELDS = ("callsign", "squawk", "emergency", "category")
 # DF17/18 type codes whose content comes from rs1090
@@ -66,16 +67,6 @@ class _Cache:
         self.index.clear()
         for column in self.values.values():
             column.clear()
-
-
-def _hex_addresses(address: np.ndarray) -> np.ndarray:
-    """int addresses -> 6-digit hex strings, one format per distinct address."""
-    out = np.full(address.shape, "", dtype=object)
-    ok = address >= 0
-    if ok.any():
-        uniq, inverse = np.unique(address[ok], return_inverse=True)
-        out[ok] = np.array([f"{a:06x}" for a in uniq.tolist()], dtype=object)[inverse.reshape(-1)]
-    return out
 
 
 def _message_values(decoded) -> dict:
@@ -278,7 +269,7 @@ class TransponderDecoder:
         for name in ("groundspeed_mps", "track_rad", "vertical_rate_mps"):
             values[name][~motion] = np.nan
         return MessageColumns(
-            time=time[c], icao24=_hex_addresses(out.icao24[c]), position=position[c], surface=surface & position[c],
+            time=time[c], icao24=addresses_to_hex(out.icao24[c]), position=position[c], surface=surface & position[c],
             velocity=airborne_v, latitude_rad=out.lat[c], longitude_rad=out.lon[c], altitude_m=out.altitude_m[c],
             groundspeed_mps=values["groundspeed_mps"], track_rad=values["track_rad"],
             vertical_rate_mps=values["vertical_rate_mps"], me_tc=np.where(es, tc, -1), me_sub=np.where(es, sub, -1),
