@@ -119,8 +119,8 @@ def _predict_mode(x, P, dt, model, qh, qv, qturn, qhold, up):
     cc = up[0] * up_new[0] + up[1] * up_new[1] + up[2] * up_new[2]
     kx = _cross_matrix(axis)
     rot = np.eye(3) + kx + (kx @ kx) / (1.0 + cc)
-    xn[3:6] = rot @ xn[3:6]
-    F[3:6, :] = rot @ F[3:6, :]
+    xn[3:6] = rot @ np.ascontiguousarray(xn[3:6])
+    F[3:6, :] = rot @ np.ascontiguousarray(F[3:6, :])
     # continuous white-acceleration noise (filters.process_noise)
     adt = abs(dt)
     uu = np.outer(up, up)
@@ -131,7 +131,7 @@ def _predict_mode(x, P, dt, model, qh, qv, qturn, qhold, up):
     Q[3:6, 0:3] = sigma * (adt ** 2 / 2.0)
     Q[3:6, 3:6] = sigma * adt
     Q[6, 6] = qturn * adt + qhold
-    Pn = F @ P @ F.T + Q
+    Pn = F @ np.ascontiguousarray(P) @ np.ascontiguousarray(F.T) + Q
     return xn, 0.5 * (Pn + Pn.T)
 
 
@@ -214,10 +214,11 @@ def _cartesian_update(x, P, z, R):
         logdet += 2.0 * math.log(L[i, i])
     loglik = -0.5 * (d2 + logdet + d * _LOG_2PI)
     K = np.linalg.solve(S, np.ascontiguousarray(P[:, :d].T)).T
+    K = np.ascontiguousarray(K)
     xn = x + K @ nu
     ikh = np.eye(7)
     ikh[:, :d] -= K
-    Pn = ikh @ P @ ikh.T + K @ R @ K.T
+    Pn = ikh @ np.ascontiguousarray(P) @ np.ascontiguousarray(ikh.T) + K @ np.ascontiguousarray(R) @ np.ascontiguousarray(K.T)
     return xn, 0.5 * (Pn + Pn.T), loglik
 
 
