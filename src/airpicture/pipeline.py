@@ -228,6 +228,19 @@ def print_summary(summary: dict, out_dir: Path, console) -> None:
         table.add_row("ADS-B", f"{a['frames_received']:,} of {a['frames_emitted']:,} frames heard, "
                       f"{a['reports']:,} reports from {a['aircraft_reported']} of {a['aircraft']} aircraft; "
                       f"{a['fused_tracks']} fused tracks, {a['transponder_only_tracks']} transponder-only")
+    ident = summary.get("identity") or {}
+    if ident:
+        by = ident.get("tracks_by_final_identity", {})
+        table.add_row("identity (ID-SIAP)", f"completeness {fmt(s.get('id_completeness'))}, correctness "
+                      f"{fmt(s.get('id_correctness'))}; tracks: " + ", ".join(f"{v} {k}" for k, v in sorted(by.items())))
+        iff = ident.get("iff", {})
+        keys = ident.get("keys", {})
+        table.add_row("IFF", f"{iff.get('authenticated', 0):,} authenticated of {iff.get('authenticated_mode_replies', 0):,} "
+                      f"mode-5 replies; unit keys: {keys.get('keys', 0)} ({keys.get('source', '?')})")
+        for name, sp in (ident.get("acceptance", {}).get("spoofers") or {}).items():
+            lead = sp.get("lead_s")
+            table.add_row(f"spoofer {name}", "not flagged" if lead is None else
+                          f"flagged {lead:.1f} s after its first radar plot")
     for name, entry in summary.get("late_targets", {}).items():
         table.add_row(f"late target {name}", entry.get("verdict", ""))
     birds = summary.get("birds", {})
