@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..identity.rules import clock
-from ..identity.standard import ASSUMED_FRIEND, FRIEND, IDENTITIES, identity_code
+from ..identity.standard import IDENTITIES, identity_code
 
 FORMAT = "airpicture-alerts"
 VERSION = 1
@@ -185,10 +185,10 @@ class AlertInputs:
     lost: np.ndarray | None = None
 
     @classmethod
-    def empty(cls, time: float, lost=()) -> "AlertInputs":
+    def empty(cls, time: float, lost=()) -> AlertInputs:
         return cls(time=time, track_id=np.zeros(0, np.int64), lost=np.asarray(lost, np.int64)).normalised()
 
-    def normalised(self) -> "AlertInputs":
+    def normalised(self) -> AlertInputs:
         """A copy with every column present, of the documented dtype and shape (InputError naming the field)."""
         t = float(self.time)
         if not math.isfinite(t):
@@ -453,7 +453,7 @@ class AlertEngine:
             "spoof": x.spoof,
             "new_high_threat": x.threat_level == HIGH,
         }
-        ctx = dict(x=x, slots=slots, tte=tte, prev_level=prev_level, sq_emerg=sq_emerg)
+        ctx = {"x": x, "slots": slots, "tte": tte, "prev_level": prev_level, "sq_emerg": sq_emerg}
         row_of_slot = np.full(self._tid.size, -1, np.int64)
         row_of_slot[slots] = np.arange(n)
         ctx["row_of_slot"] = row_of_slot
@@ -528,16 +528,17 @@ class AlertEngine:
         raise AssertionError(kind)
 
     def _on_lost(self, t, lost_slots, changed):
+        gone = np.zeros(self._tid.size, bool)
+        gone[lost_slots] = True
+        for latch in self._latch.values():
+            rows = np.flatnonzero(gone[latch.key // _ZMAX])
+            for r in rows[latch.alert[rows] >= 0].tolist():
+                a = self._alerts[int(latch.alert[r])]
+                self._clear(a, t, f"track {a.track_id} lost", changed)
+                latch.alert[r] = -1
+            latch.run[rows] = 0
+            latch.t_run[rows] = np.nan
         for s in lost_slots.tolist():
-            tid = int(self._tid[s])
-            for kind, latch in self._latch.items():
-                rows = np.flatnonzero(latch.key // _ZMAX == s)
-                for r in rows.tolist():
-                    if latch.alert[r] >= 0:
-                        self._clear(self._alerts[int(latch.alert[r])], t, f"track {tid} lost", changed)
-                        latch.alert[r] = -1
-                latch.run[rows] = 0
-                latch.t_run[rows] = np.nan
             lvl = int(self._level[s])
             if lvl in self.config._lost and self._lost_alert[s] < 0:
                 ident = IDENTITIES[int(self._ident[s])] if self._ident[s] >= 0 else "unknown"
