@@ -86,3 +86,10 @@ def test_empty_and_field_less_batches():
     assert len(picture.states()) == 0
     summary = picture.summary()
     assert summary["messages"] == 0 and summary["tracks"] == 0 and summary["msgs_per_s"] == 0
+
+
+def test_the_legend_names_truth_only_when_there_is_truth():
+    from airpicture.outputs.picture import _build_scene, _legend_handles
+
+    without = [h.get_label() for h in _legend_handles(_build_scene((), None, None, (), ()))]
+    assert "truth" not in without

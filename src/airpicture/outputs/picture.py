@@ -426,7 +426,8 @@ def _legend_handles(scene: _Scene) -> list:
         kind = "ADS-B receiver" if str(site.kind).lower() == "adsb" else site.kind
         handles.append(Line2D([], [], marker=marker, color=SENSOR_COLOURS[i], markeredgecolor="white",
                               linestyle=style, linewidth=1.1, label=f"{site.name} ({kind}{reach})"))
-    handles.append(Line2D([], [], color=TRUTH_COLOUR, linewidth=0.8, label="truth"))
+    if scene.truth_lines:  # a replay of real data has no truth
+        handles.append(Line2D([], [], color=TRUTH_COLOUR, linewidth=0.8, label="truth"))
     handles.append(Line2D([], [], color="tab:blue", linewidth=1.6, marker="o", markersize=4,
                           label="confirmed track (Tn at its end)"))
     return handles
