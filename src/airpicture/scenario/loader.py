@@ -197,6 +197,50 @@ def _kind(value) -> str:
 
 # ------------------------------------------------------------------------ sections
 
+def polygon_self_intersection(lat, lon) -> tuple[int, int] | None:
+    """First pair of edges (i, j), i < j, of the closed polygon that meet other than at the vertex two
+    neighbouring edges share (crossing, touching, overlapping, or an edge of zero length); None when simple.
+    Edge k runs from vertex k to vertex k+1 (mod m), straight in the (longitude, latitude) plane, longitudes
+    unwrapped around the first vertex (as `identity.evidence.ZoneSet` tests inside)."""
+    y = np.asarray(lat, dtype=float)
+    x = np.asarray(lon, dtype=float)
+    x = x[0] + (x - x[0] + np.pi) % (2.0 * np.pi) - np.pi
+    m = x.shape[0]
+    ax, ay = x, y
+    bx, by = np.roll(x, -1), np.roll(y, -1)
+    zero = (ax == bx) & (ay == by)
+    if zero.any():
+        k = int(np.flatnonzero(zero)[0])
+        return (k, (k + 1) % m) if k + 1 < m else ((k + 1) % m, k)
+    i, j = np.triu_indices(m, k=1)
+    adjacent = (j == i + 1) | ((i == 0) & (j == m - 1))
+
+    def orient(px, py, qx, qy, rx, ry):
+        return np.sign((qx - px) * (ry - py) - (qy - py) * (rx - px))
+
+    def on_segment(px, py, qx, qy, rx, ry):  # r on segment pq, given collinear
+        return ((np.minimum(px, qx) <= rx) & (rx <= np.maximum(px, qx))
+                & (np.minimum(py, qy) <= ry) & (ry <= np.maximum(py, qy)))
+
+    A = (ax[i], ay[i]); B = (bx[i], by[i]); C = (ax[j], ay[j]); D = (bx[j], by[j])
+    o1, o2 = orient(*A, *B, *C), orient(*A, *B, *D)
+    o3, o4 = orient(*C, *D, *A), orient(*C, *D, *B)
+    meet = (o1 * o2 < 0) & (o3 * o4 < 0)
+    meet |= (o1 == 0) & on_segment(*A, *B, *C)
+    meet |= (o2 == 0) & on_segment(*A, *B, *D)
+    meet |= (o3 == 0) & on_segment(*C, *D, *A)
+    meet |= (o4 == 0) & on_segment(*C, *D, *B)
+    # neighbours share a vertex: they only meet wrongly when they fold back over each other
+    ex_i, ey_i = bx[i] - ax[i], by[i] - ay[i]
+    ex_j, ey_j = bx[j] - ax[j], by[j] - ay[j]
+    folded = ((ex_i * ey_j - ey_i * ex_j) == 0) & ((ex_i * ex_j + ey_i * ey_j) < 0)
+    bad = np.where(adjacent, folded, meet) if m > 3 else folded
+    if not bad.any():
+        return None
+    k = int(np.flatnonzero(bad)[0])
+    return int(i[k]), int(j[k])
+
+
 def _sensor(ctx: _Context, table: dict, index: int, names: set) -> SensorSite:
     path = ("sensors", index)
     kind = ctx.string(table, "type", path, required=True)
@@ -359,7 +403,9 @@ def _assets(ctx: _Context, table: dict) -> tuple[list[DefendedPoint], list[Zone]
             raise ctx.fail(here, "missing required key 'polygon'")
         poly = z["polygon"]
         if not isinstance(poly, list) or len(poly) < 3:
-            raise ctx.fail(here + ("polygon",), "expected at least 3 vertices [[lat, lon], ...]")
+            count = f"{len(poly)} vertices" if isinstance(poly, list) else _kind(poly)
+            raise ctx.fail(here + ("polygon",), f"zone '{name}': expected at least 3 vertices [[lat, lon], ...], "
+                                                f"found {count}")
         lats, lons = [], []
         for k, vertex in enumerate(poly):
             vpath = here + ("polygon", k)
@@ -373,11 +419,18 @@ def _assets(ctx: _Context, table: dict) -> tuple[list[DefendedPoint], list[Zone]
                 raise ctx.fail(vpath, f"longitude {lo:g} is outside [-180, 360] deg")
             lats.append(la * DEG)
             lons.append(_wrap_lon(lo) * DEG)
+        crossing = polygon_self_intersection(np.array(lats), np.array(lons))
+        if crossing is not None:
+            i, j = crossing
+            m = len(lats)
+            raise ctx.fail(here + ("polygon",), f"zone '{name}': the polygon crosses itself (edge from vertex "
+                                                f"{i + 1} to {(i + 1) % m + 1} meets edge from vertex {j + 1} to "
+                                                f"{(j + 1) % m + 1}); list the vertices in order around the zone")
         floor = ctx.number(z, "floor_m", here, default=0.0, low=-500.0, high=100_000.0, unit="m")
         ceiling = ctx.number(z, "ceiling_m", here, default=20_000.0, low=-500.0, high=100_000.0, unit="m")
         if ceiling <= floor:
             raise ctx.fail(here + ("ceiling_m" if "ceiling_m" in z else "floor_m",),
-                           f"ceiling {ceiling:g} m must be above floor {floor:g} m")
+                           f"zone '{name}': ceiling {ceiling:g} m must be above floor {floor:g} m")
         zones.append(Zone(name=name, kind=kind, polygon_lat_rad=np.array(lats), polygon_lon_rad=np.array(lons),
                           floor_m=floor, ceiling_m=ceiling))
     return points, zones
