@@ -14,6 +14,7 @@ for human attention, never an engagement decision.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -273,6 +274,9 @@ def _did_you_mean(key: str, allowed) -> str:
     return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
+_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+
+
 class _Parser:
     def __init__(self, text: str, source: str):
         self.source = source
@@ -280,7 +284,11 @@ class _Parser:
             self.raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             line = getattr(exc, "lineno", None)
-            raise InputError(f"TOML syntax error: {exc}", source=source, line=line) from None
+            match = _POSITION.search(str(exc))
+            if not line and match:
+                line = int(match.group(1))
+            message = _POSITION.sub("", str(exc)).strip()
+            raise InputError(f"TOML syntax error: {message}", source=source, line=line) from None
         self.lines = key_lines(text)
 
     def fail(self, path: tuple, message: str) -> InputError:
