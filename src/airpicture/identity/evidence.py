@@ -215,11 +215,14 @@ class ZoneSet:
         out = np.zeros((lat.shape[0], len(self)), dtype=bool)
         for j in range(len(self)):
             x0, x1, y0, y1 = self._box[j]
-            px = self._ref[j] + _wrap(lon - self._ref[j])
-            cand = np.flatnonzero((px >= x0) & (px <= x1) & (lat >= y0) & (lat <= y1)
-                                  & (alt >= self.floor_m[j]) & (alt <= self.ceiling_m[j]))
+            # latitude and altitude first (no wrapping), longitude on the few left
+            cand = np.flatnonzero((lat >= y0) & (lat <= y1) & (alt >= self.floor_m[j]) & (alt <= self.ceiling_m[j]))
             if cand.size:
-                out[cand, j] = _inside_polygon(px[cand], lat[cand], self._x[j], self._y[j])
+                px = self._ref[j] + _wrap(lon[cand] - self._ref[j])
+                keep = (px >= x0) & (px <= x1)
+                cand, px = cand[keep], px[keep]
+            if cand.size:
+                out[cand, j] = _inside_polygon(px, lat[cand], self._x[j], self._y[j])
         return out
 
 
