@@ -192,18 +192,16 @@ def zone_geometry(position, velocity, zones, horizon_s: float = DEFAULT_HORIZON_
         return ZoneGeometry(inside, entry, horizon)
     ax, ay, bx, by, box, ref = _prepared(zs)
 
-    # 1. cut over tracks x zones: latitude and altitude swept over the horizon against the zone's box / band
+    # 1. cut over tracks x zones: latitude swept over the horizon against the zone's box (no wrapping) ...
     lat_end = lat + dlat * horizon
-    alt_end = alt + vu * horizon
     la0, la1 = np.minimum(lat, lat_end), np.maximum(lat, lat_end)
-    al0, al1 = np.minimum(alt, alt_end), np.maximum(alt, alt_end)
-    cand = ((la0[:, None] <= box[None, :, 3]) & (la1[:, None] >= box[None, :, 2])
-            & (al0[:, None] <= zs.ceiling_m[None, :]) & (al1[:, None] >= zs.floor_m[None, :])
-            & ~inside)
-    ti, zj = np.nonzero(cand)
-    if ti.size == 0:
-        return ZoneGeometry(inside, entry, horizon)
-    # ... then longitude (unwrapped around the zone's first vertex) on the candidate pairs
+    ti, zj = np.nonzero((la0[:, None] <= box[None, :, 3]) & (la1[:, None] >= box[None, :, 2]))
+    # ... then, on the candidate pairs, not inside now, altitude swept against the band and longitude
+    # (unwrapped around the zone's first vertex) against the box
+    alt_end = alt[ti] + vu[ti] * horizon
+    keep = ((np.minimum(alt[ti], alt_end) <= zs.ceiling_m[zj]) & (np.maximum(alt[ti], alt_end) >= zs.floor_m[zj])
+            & ~inside[ti, zj])
+    ti, zj = ti[keep], zj[keep]
     px = ref[zj] + _wrap(lon[ti] - ref[zj])
     px_end = px + dlon[ti] * horizon
     keep = (np.minimum(px, px_end) <= box[zj, 1]) & (np.maximum(px, px_end) >= box[zj, 0])
