@@ -42,6 +42,7 @@ bench: setup-test
 	$(PY) bench/bench_stonesoup.py
 	$(PY) bench/bench_metrics.py
 	$(PY) bench/bench_replay.py
+	$(PY) bench/bench_threat.py
 
 clean:
 	rm -rf $(VENV) web/node_modules $(DATA)/*.json
