@@ -42,7 +42,7 @@ from airpicture.geo import geodetic_to_ecef  # noqa: E402
 from airpicture.identity.evidence import ZoneSet  # noqa: E402
 from airpicture.scenario.model import DefendedPoint, Zone  # noqa: E402
 from airpicture.threat.geometry import PointSet, ThreatGeometry, point_geometry, zone_geometry  # noqa: E402
-from airpicture.threat.scoring import LEVELS, ScoringTable  # noqa: E402
+from airpicture.threat.scoring import ScoringTable  # noqa: E402
 
 START, END = "<!-- bench_threat:start -->", "<!-- bench_threat:end -->"
 LAT0, LON0 = np.radians(52.0), np.radians(5.0)
@@ -163,7 +163,6 @@ def main(argv=None) -> int:
     if not args.no_write:
         write_marked_section(ROOT / "BENCHMARKS.md", START, END, body)
         print(f"\nwritten to {ROOT / 'BENCHMARKS.md'}")
-    _ = LEVELS
     return 0
 
 
