@@ -155,3 +155,21 @@ def test_stop_ends_the_feed():
         if got >= 100:
             feed.stop()
     assert got >= 100 and feed.connections == 1
+
+
+def test_a_reconnect_never_steps_a_beast_feed_back_in_time():
+    # A recording served faster than real time: the second connection's counter restarts, and its frames must
+    # not come out earlier than the first connection's last one.
+    import time as _time
+
+    from airpicture.sources.transport import TcpFeed
+
+    record = b"\x1a3" + (123456).to_bytes(6, "big") + b"\x80" + bytes.fromhex("8d4840d6202cc371c32ce0576098")
+    feed = TcpFeed("127.0.0.1", 1, format="beast")
+    feed._last_time = _time.time() + 3600.0  # the previous connection ended an hour ahead of the receive clock
+    ahead = feed._new_parser("beast", "test").feed(record + record[:1], _time.time())
+    assert ahead.time[0] == pytest.approx(feed._last_time)
+    feed._last_time = 0.0  # behind the clock: anchored to the receive time as before
+    now = _time.time()
+    behind = feed._new_parser("beast", "test").feed(record + record[:1], now)
+    assert behind.time[0] == pytest.approx(now)

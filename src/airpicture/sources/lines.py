@@ -87,7 +87,9 @@ class TickClock:
         if len(ticks) == 0:
             return out
         if self.anchor_time is None:
-            self.anchor_time = self.start_time if now is None else now
+            # a socket anchors to the receive time, never before the caller's start time (TcpFeed passes the
+            # previous connection's last frame time, so a reconnect does not step back)
+            self.anchor_time = self.start_time if now is None else max(now, self.start_time)
             self.anchor_ticks = self.last_ticks = int(ticks[0])
         step = np.diff(ticks, prepend=self.last_ticks)
         backwards, jumps = step < 0, step > self.max_gap_ticks

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+import numpy as np
+
 from airpicture.errors import InputError
 from airpicture.sources.batch import FrameBatch, Problems
 from airpicture.sources.detect import FORMATS, detect_format, make_parser
@@ -145,6 +147,7 @@ class TcpFeed:
         self.clock, self.sleep = clock, sleep
         self.problems = Problems()
         self.connections = 0
+        self._last_time = -np.inf  # latest frame time given out, over all connections
         self.attempts = 0
         self.detected: str | None = None
         self._stopped = False
@@ -182,9 +185,18 @@ class TcpFeed:
             self.sleep(backoff)
             backoff = min(2 * backoff, self.backoff_max)
 
+    def _new_parser(self, format_name: str, source: str):
+        """A parser for one connection. The Beast binary receiver counter has no date and is anchored to the
+        receive time; a later connection is anchored no earlier than the previous one's last frame, so a feed
+        served faster than real time (a recording) does not step back in time on a reconnect."""
+        anchor = None
+        if format_name == "beast" and self._last_time > self.clock():
+            anchor = self._last_time
+        return make_parser(format_name, self.problems, source, anchor)
+
     def _follow(self, connection: socket.socket) -> Iterator[FrameBatch]:
         source = f"{self.url} (connection {self.connections})"
-        parser = None if self.format == "auto" else make_parser(self.format, self.problems, source)
+        parser = None if self.format == "auto" else self._new_parser(self.format, source)
         head = b""
         while not self._stopped:
             try:
@@ -209,10 +221,11 @@ class TcpFeed:
                 if found is None:
                     continue
                 self.detected = found
-                parser = make_parser(found, self.problems, source)
+                parser = self._new_parser(found, source)
                 data, head = head, b""
             batch = parser.feed(data, now)
             if len(batch):
+                self._last_time = max(self._last_time, float(np.max(batch.time)))
                 yield batch
         if parser is None:
             return
@@ -223,4 +236,5 @@ class TcpFeed:
         else:
             batch = parser.finish(self.clock())  # emits complete records, counts a cut one as truncated_frame
         if len(batch):
+            self._last_time = max(self._last_time, float(np.max(batch.time)))
             yield batch
