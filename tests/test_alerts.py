@@ -306,3 +306,10 @@ def test_zones_may_change_between_updates():
     assert e.get("zone_intrusion:1:A:1").active
     e.update(AlertInputs(time=2.0, track_id=np.array([1]), zones=("B", "A"), inside=np.array([[False, False]])))
     assert not e.get("zone_intrusion:1:A:1").active
+
+
+def test_infinite_time_to_entry_is_not_predicted():
+    """threat.geometry's convention: entry_s is 0 inside, inf beyond the horizon."""
+    e = AlertEngine(AlertConfig(dwell={"predicted_intrusion": Dwell(1, 0.0, 1, 0.0)}))
+    out = e.update(inp(0, [1, 2, 3], tte=[[np.inf, np.inf], [0.0, np.inf], [119.0, 121.0]]))
+    assert sorted(a.id for a in out) == ["predicted_intrusion:2:NFZ:1", "predicted_intrusion:3:NFZ:1"]
