@@ -74,6 +74,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
                              nearest_truth_per_row)
     from .adsb_feed import AdsbFeed
     from .identity.stage import IdentityStage
+    from .threat.stage import ThreatStage
     from .metrics import gospa_sequence, id_siap, siap_metrics
     from .observability import ADSB_HOLD_S, observable_mask
     from .outputs.parquet import write_tracks_parquet
@@ -95,6 +96,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     # Transponder frames over the whole run, heard by the adsb receivers; fed below step by step.
     adsb = AdsbFeed(scenario.sensors, truth, scenario.duration_s, scenario.seed, eval_times, source=scenario.source)
     identity = IdentityStage(scenario, keystore=keystore)
+    threat = ThreatStage(scenario)
     # Feed measurements in time order, one evaluation step at a time.
     bounds = np.searchsorted(meas.time, eval_times, side="right")
     snapshots: list[TrackStates] = []
@@ -112,7 +114,9 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
             adsb.feed(step, float(t), tracker)
             snapshot = adsb.annotate(tracker.snapshot(float(t)))
             # Identification: IFF replies, spoof checks, the rule table (identity/stage.py).
-            snapshots.append(identity.step(float(t), truth, snapshot, decoder=adsb.decoder, plots=plots))
+            snapshot = identity.step(float(t), truth, snapshot, decoder=adsb.decoder, plots=plots)
+            # Threat: CPA/TCPA, zones, scores, alerts (evaluation and alerting only; threat/stage.py).
+            snapshots.append(threat.step(float(t), snapshot))
             track_wall += time.perf_counter() - t0
             start = stop
             progress.update(task, completed=float(t))
@@ -170,6 +174,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
         "birds": bird_report(truth, confirmed, nearest),
         "late_targets": late_target_report(scenario, truth, assoc),
         "adsb": adsb.summary(tracker, confirmed, nearest, truth),
+        "alerts": threat.summary(),
         "identity": {**identity.summary(confirmed),
                      "acceptance": identity_report(scenario, truth, confirmed, nearest, meas)},
         "outputs": {},
@@ -182,9 +187,12 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
                    defended_points=scenario.defended_points, zones=scenario.zones,
                    title=f"airpicture - {scenario.name}: truth (grey) vs confirmed tracks")
     identity_path = identity.write(out_dir)
+    alerts_path = out_dir / "alerts.json"
+    alerts_path.write_text(json.dumps(threat.to_json(), indent=1))
     identity.close()
     summary["outputs"] = {"summary": str(out_dir / "summary.json"), "tracks": str(parquet_path),
-                          "picture": str(picture_path), "identity": str(identity_path)}
+                          "picture": str(picture_path), "identity": str(identity_path),
+                          "alerts": str(alerts_path)}
     summary["wall_s"] = round(time.perf_counter() - wall_start, 3)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
