@@ -24,11 +24,9 @@ Every error in a file is an `InputError` naming the file, the line and the field
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import string
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -36,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, read_user_text
-from ..scenario.toml_lines import format_path, key_lines, line_of
+from ..scenario.toml_lines import did_you_mean, line_of, TomlTableParser
 from .evidence import COLUMNS, TrackEvidence
 from .standard import (
     CLASS_UNKNOWN,
@@ -122,7 +120,7 @@ class Template:
             if conversion:
                 raise fail(f"'!{conversion}' is not allowed in a reason; use {{column}} or {{column:spec}}")
             if name not in COLUMNS:
-                raise fail(f"unknown evidence column '{name}' in reason{_did_you_mean(name, COLUMNS)}")
+                raise fail(f"unknown evidence column '{name}' in reason{did_you_mean(name, COLUMNS)}")
             kind = COLUMNS[name]
             if spec and spec != "clock":
                 sample = {"float": 1.5, "int": 1, "bool": "yes", "str": "x"}[kind]
@@ -401,11 +399,6 @@ def _first_match(rules: list[Rule], evidence: TrackEvidence, cache: dict, open_r
 
 # --------------------------------------------------------------------------------------------- parser
 
-def _did_you_mean(word: str, choices) -> str:
-    hint = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean '{hint[0]}'?)" if hint else ""
-
-
 def _kind_of(value) -> str:
     if isinstance(value, bool):
         return "a boolean"
@@ -420,34 +413,10 @@ def _kind_of(value) -> str:
     return type(value).__name__
 
 
-_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-
-
-class _Parser:
+class _Parser(TomlTableParser):
     def __init__(self, text: str, source: str, allow_extends: bool = True):
-        self.text = text
-        self.source = source
+        super().__init__(text, source)
         self.allow_extends = allow_extends
-        try:
-            self.raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            line = getattr(exc, "lineno", None)
-            match = _POSITION.search(str(exc))
-            if not line and match:
-                line = int(match.group(1))
-            message = _POSITION.sub("", str(exc)).strip()
-            raise InputError(f"TOML syntax error: {message}", source=source, line=line) from None
-        self.lines = key_lines(text)
-
-    def fail(self, path: tuple, message: str) -> InputError:
-        return InputError(message, source=self.source, line=line_of(self.lines, path),
-                          field=format_path(path) or None)
-
-    def check_keys(self, table: dict, allowed: set, path: tuple, what: str) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.fail(path + (key,), f"unknown {what} '{key}'{_did_you_mean(key, allowed)}; "
-                                               f"allowed: {', '.join(sorted(allowed))}")
 
     def table(self) -> RuleTable:
         raw = self.raw
@@ -566,7 +535,7 @@ class _Parser:
             if key not in COLUMNS and key.startswith("not_") and key[4:] in COLUMNS:
                 negate, column = True, key[4:]
             if column not in COLUMNS:
-                raise self.fail(here, f"rule '{rule}': unknown evidence column '{key}'{_did_you_mean(key, COLUMNS)}"
+                raise self.fail(here, f"rule '{rule}': unknown evidence column '{key}'{did_you_mean(key, COLUMNS)}"
                                       f"; known: {', '.join(COLUMNS)}")
             out.append(self.condition(column, negate, value, here, rule))
         return tuple(out)

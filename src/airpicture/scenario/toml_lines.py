@@ -217,3 +217,53 @@ def format_path(path) -> str:
         else:
             text += ("." if text else "") + str(part)
     return text
+
+
+_TOML_POSITION = None  # compiled on first use
+
+
+def did_you_mean(word, choices) -> str:
+    """' (did you mean 'x'?)' for the closest of ``choices``, or ''."""
+    import difflib
+
+    hint = difflib.get_close_matches(str(word), sorted(choices), n=1)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+class TomlTableParser:
+    """Base of the TOML table readers (identity rules, threat scoring): parse once, and report any error as an
+    InputError naming the file, the line and the field path."""
+
+    def __init__(self, text: str, source: str):
+        import re
+        import tomllib
+
+        from ..errors import InputError
+
+        global _TOML_POSITION
+        if _TOML_POSITION is None:
+            _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+        self.text = text
+        self.source = source
+        try:
+            self.raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = getattr(exc, "lineno", None)
+            match = _TOML_POSITION.search(str(exc))
+            if not line and match:
+                line = int(match.group(1))
+            message = _TOML_POSITION.sub("", str(exc)).strip()
+            raise InputError(f"TOML syntax error: {message}", source=source, line=line) from None
+        self.lines = key_lines(text)
+
+    def fail(self, path: tuple, message: str):
+        from ..errors import InputError
+
+        return InputError(message, source=self.source, line=line_of(self.lines, path),
+                          field=format_path(path) or None)
+
+    def check_keys(self, table: dict, allowed: set, path: tuple, what: str) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(path + (key,), f"unknown {what} '{key}'{did_you_mean(key, allowed)}; "
+                                               f"allowed: {', '.join(sorted(allowed))}")

@@ -13,18 +13,15 @@ for human attention, never an engagement decision.
 
 from __future__ import annotations
 
-import difflib
-import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, read_user_text
+from ..errors import read_user_text
 from ..identity.standard import CLASSES, IDENTITIES
-from ..scenario.toml_lines import format_path, key_lines, line_of
+from ..scenario.toml_lines import did_you_mean, TomlTableParser
 from .geometry import DEFAULT_HORIZON_S, ThreatGeometry
 
 DEFAULT_SCORING = "default_scoring.toml"
@@ -269,37 +266,7 @@ def _kind_of(value) -> str:
     return type(value).__name__
 
 
-def _did_you_mean(key: str, allowed) -> str:
-    hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-    return f" (did you mean '{hint[0]}'?)" if hint else ""
-
-
-_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-
-
-class _Parser:
-    def __init__(self, text: str, source: str):
-        self.source = source
-        try:
-            self.raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            line = getattr(exc, "lineno", None)
-            match = _POSITION.search(str(exc))
-            if not line and match:
-                line = int(match.group(1))
-            message = _POSITION.sub("", str(exc)).strip()
-            raise InputError(f"TOML syntax error: {message}", source=source, line=line) from None
-        self.lines = key_lines(text)
-
-    def fail(self, path: tuple, message: str) -> InputError:
-        return InputError(message, source=self.source, line=line_of(self.lines, path),
-                          field=format_path(path) or None)
-
-    def check_keys(self, table: dict, allowed: set, path: tuple, what: str) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.fail(path + (key,), f"unknown {what} '{key}'{_did_you_mean(key, allowed)}; "
-                                               f"allowed: {', '.join(sorted(allowed))}")
+class _Parser(TomlTableParser):
 
     def sub(self, key: str) -> dict:
         if key not in self.raw:
@@ -328,7 +295,7 @@ class _Parser:
         for name in table:
             c = str(name).strip().lower().replace(" ", "_").replace("-", "_")
             if c not in names:
-                raise self.fail((key, name), f"unknown {what} '{name}'{_did_you_mean(c, names)}; "
+                raise self.fail((key, name), f"unknown {what} '{name}'{did_you_mean(c, names)}; "
                                              f"known: {', '.join(names)}")
             if c in canon:
                 raise self.fail((key, name), f"{what} '{c}' listed twice ('{canon[c]}' and '{name}')")
@@ -387,7 +354,7 @@ class _Parser:
         for kind, rule in zone_tab.items():
             here = ("zone", kind)
             if kind not in kinds:
-                raise self.fail(here, f"unknown zone kind '{kind}'{_did_you_mean(kind, kinds)}; "
+                raise self.fail(here, f"unknown zone kind '{kind}'{did_you_mean(kind, kinds)}; "
                                       f"known: {', '.join(sorted(kinds))}")
             if not isinstance(rule, dict):
                 raise self.fail(here, f"expected a table, found {_kind_of(rule)}")
