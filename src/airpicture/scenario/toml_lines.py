@@ -11,6 +11,8 @@ accepted the document.
 
 from __future__ import annotations
 
+import re
+
 _BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -219,7 +221,7 @@ def format_path(path) -> str:
     return text
 
 
-_TOML_POSITION = None  # compiled on first use
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")  # where tomllib puts the line in its messages
 
 
 def did_you_mean(word, choices) -> str:
@@ -235,14 +237,10 @@ class TomlTableParser:
     InputError naming the file, the line and the field path."""
 
     def __init__(self, text: str, source: str):
-        import re
         import tomllib
 
         from ..errors import InputError
 
-        global _TOML_POSITION
-        if _TOML_POSITION is None:
-            _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
         self.text = text
         self.source = source
         try:
