@@ -189,10 +189,12 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     identity_path = identity.write(out_dir)
     alerts_path = out_dir / "alerts.json"
     alerts_path.write_text(json.dumps(threat.to_json(), indent=1))
+    threat_path = out_dir / "threat.json"
+    threat_path.write_text(json.dumps(threat.threat_json(), indent=1))
     identity.close()
     summary["outputs"] = {"summary": str(out_dir / "summary.json"), "tracks": str(parquet_path),
                           "picture": str(picture_path), "identity": str(identity_path),
-                          "alerts": str(alerts_path)}
+                          "alerts": str(alerts_path), "threat": str(threat_path)}
     summary["wall_s"] = round(time.perf_counter() - wall_start, 3)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -149,6 +149,10 @@ def explain(track_id, out=None, *, as_json: bool = False) -> str:
     if as_json:
         return json.dumps(rec, indent=1)
     lines = identity_lines(rec)
+    if not SECTIONS:
+        from ..threat.explain import threat_lines  # issue 5: the threat reasoning and the track's alerts
+
+        SECTIONS.append(threat_lines)
     for section in SECTIONS:
         more = section(tid, path.parent)
         if more:

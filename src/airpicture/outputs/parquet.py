@@ -34,6 +34,9 @@ identity : string, the standard identity ("pending", "unknown", "assumed_friend"
     why, with its evidence; spoof : bool and spoof_reason : string (nullable), the spoof/inconsistency flag
     (ASTERIX CAT062 AFF); emergency_flag : bool (squawk 7500/7600/7700 or an ADS-B emergency)
 
+Threat (issue 5), only when the run has a threat stage: threat_level : string ("none", "low", "medium", "high"),
+threat_score : float64, threat_reason : string (nullable)
+
 Units are also stored in the schema's field metadata (key ``unit``).
 """
 
@@ -55,7 +58,8 @@ _UNITS = {
     "icao24": "hex", "callsign": "", "squawk": "octal", "emergency": "", "category": "", "transponder_only": "",
     "sources": "", "source_mask": "bit per sensor",
     "identity": "STANAG 1241", "identity_class": "", "identity_rule": "", "identity_reason": "", "spoof": "",
-    "spoof_reason": "", "emergency_flag": "",
+    "spoof_reason": "", "emergency_flag": "", "threat_level": "", "threat_score": "points (default_scoring.toml)",
+    "threat_reason": "",
 }
 # TrackStates.extra columns written when present, in this order; text ones are nullable ('' -> null)
 EXTRA_TEXT = ("icao24", "callsign", "squawk", "emergency", "category")
@@ -148,6 +152,15 @@ def _extra_columns(tracks: TrackStates, sensor_names) -> list[tuple[pa.Field, pa
     for name in ("identity_rule", "identity_reason", "spoof_reason"):
         if name in extra:
             out.append((_field(name, pa.string(), nullable=True), _text_array(extra[name], n)))
+    if "threat_level" in extra:  # issue 5: none / low / medium / high, the score and its reason
+        from ..threat.scoring import LEVELS
+
+        out.append((_field("threat_level", pa.string()),
+                    pa.array(np.asarray(LEVELS, dtype=object)[np.asarray(extra["threat_level"], np.int64)].astype(str))))
+        if "threat_score" in extra:
+            out.append((_field("threat_score", pa.float64()), pa.array(np.asarray(extra["threat_score"], float))))
+        if "threat_reason" in extra:
+            out.append((_field("threat_reason", pa.string(), nullable=True), _text_array(extra["threat_reason"], n)))
     for name in ("spoof", "emergency_flag"):
         if name in extra:
             out.append((_field(name, pa.bool_()), pa.array(np.asarray(extra[name], dtype=bool).reshape(-1))))

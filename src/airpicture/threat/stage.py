@@ -34,6 +34,7 @@ class ThreatStage:
         self._last_level: dict[int, int] = {}
         self._first_seen: dict[int, float] = {}
         self._entry: dict[int, float] = {}  # first time each track was seen inside a protected zone
+        self._tracks: dict[int, dict] = {}  # per track: latest and peak threat, for threat.json / explain
 
     def step(self, t: float, snapshot: TrackStates) -> TrackStates:
         firm = snapshot.take(snapshot.in_picture())
@@ -63,6 +64,7 @@ class ThreatStage:
             spoof_reason=extra.get("spoof_reason", np.full(n, "", object)),
             identity=extra.get("identity", np.full(n, -1, np.int8)), lost=lost))
         self._previous = ids
+        self._remember(float(t), ids, scores, reasons)
         # threat columns on the whole snapshot (tentative tracks: none)
         out_level = np.zeros(len(snapshot), np.int8)
         out_score = np.zeros(len(snapshot))
@@ -90,6 +92,28 @@ class ThreatStage:
                 # the issue's target: alerted >= 60 s before entry, where the sensors saw the track that early
                 hostile[str(tid)] = {**entry, "identity": name, "first_seen_s": first, "seen_before_entry_s": seen}
         return {**s, "hostile_or_suspect_lead_times": hostile, "levels": list(LEVELS)}
+
+    def _remember(self, t, ids, scores, reasons) -> None:
+        """Latest and peak threat per track (a loop over the tracks with a level above none, and the latest of
+        the others: a dict update per track and second)."""
+        levels = scores.level.tolist()
+        for i, tid in enumerate(ids.tolist()):
+            rec = self._tracks.get(tid)
+            level = int(levels[i])
+            if rec is None:
+                rec = self._tracks[tid] = {"first_time": t, "peak_level": -1}
+            rec.update(time=t, level=LEVELS[level], score=round(float(scores.score[i]), 2), reason=str(reasons[i]))
+            if level > rec["peak_level"]:
+                rec.update(peak_level=level, peak_time=t, peak_reason=str(reasons[i]))
+
+    def threat_json(self) -> dict:
+        """What ``OUT/threat.json`` holds: per track the latest and the peak threat with their reasons."""
+        tracks = {}
+        for tid, rec in sorted(self._tracks.items()):
+            out = dict(rec)
+            out["peak_level"] = LEVELS[rec["peak_level"]] if rec["peak_level"] >= 0 else None
+            tracks[str(tid)] = out
+        return {"format": "airpicture-threat", "version": 1, "levels": list(LEVELS), "tracks": tracks}
 
     def to_json(self) -> dict:
         return self.alerts.to_json(entry_times=self._entry)
