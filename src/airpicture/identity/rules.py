@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, read_user_text
-from ..scenario.toml_lines import did_you_mean, line_of, TomlTableParser
+from ..scenario.toml_lines import did_you_mean, kind_of, line_of, TomlTableParser
 from .evidence import COLUMNS, TrackEvidence
 from .standard import (
     CLASS_UNKNOWN,
@@ -399,20 +399,6 @@ def _first_match(rules: list[Rule], evidence: TrackEvidence, cache: dict, open_r
 
 # --------------------------------------------------------------------------------------------- parser
 
-def _kind_of(value) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
 class _Parser(TomlTableParser):
     def __init__(self, text: str, source: str, allow_extends: bool = True):
         super().__init__(text, source)
@@ -423,13 +409,13 @@ class _Parser(TomlTableParser):
         self.check_keys(raw, TOP_KEYS, (), "top-level key")
         description = raw.get("description", "")
         if not isinstance(description, str):
-            raise self.fail(("description",), f"expected text, found {_kind_of(description)}")
+            raise self.fail(("description",), f"expected text, found {kind_of(description)}")
         updates, hold = DEFAULT_UPDATES, DEFAULT_HOLD_S
         has_hysteresis = "hysteresis" in raw
         if has_hysteresis:
             h = raw["hysteresis"]
             if not isinstance(h, dict):
-                raise self.fail(("hysteresis",), f"expected a table, found {_kind_of(h)}")
+                raise self.fail(("hysteresis",), f"expected a table, found {kind_of(h)}")
             self.check_keys(h, HYSTERESIS_KEYS, ("hysteresis",), "hysteresis key")
             updates = self.updates(h, ("hysteresis",), default=DEFAULT_UPDATES)
             hold = self.hold(h, ("hysteresis",), default=DEFAULT_HOLD_S)
@@ -468,7 +454,7 @@ class _Parser(TomlTableParser):
     def rules(self, key: str, allowed: set, kind: str) -> list[Rule]:
         items = self.raw.get(key, [])
         if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-            raise self.fail((key,), f"expected an array of tables ([[{key}]]), found {_kind_of(items)}")
+            raise self.fail((key,), f"expected an array of tables ([[{key}]]), found {kind_of(items)}")
         out, names = [], set()
         for i, item in enumerate(items):
             here = (key, i)
@@ -506,7 +492,7 @@ class _Parser(TomlTableParser):
             return None
         value = item[key]
         if not isinstance(value, str):
-            raise self.fail(here + (key,), f"expected a name (text), found {_kind_of(value)}")
+            raise self.fail(here + (key,), f"expected a name (text), found {kind_of(value)}")
         try:
             return to_code(value)
         except InputError as exc:
@@ -516,7 +502,7 @@ class _Parser(TomlTableParser):
         if "reason" in item:
             text = item["reason"]
             if not isinstance(text, str):
-                raise self.fail(here + ("reason",), f"expected text, found {_kind_of(text)}")
+                raise self.fail(here + ("reason",), f"expected text, found {kind_of(text)}")
             return Template(text, lambda message: self.fail(here + ("reason",), message))
         used = list(dict.fromkeys(c.column for c in conditions))
         text = name.replace("{", "{{").replace("}", "}}")
@@ -526,7 +512,7 @@ class _Parser(TomlTableParser):
 
     def conditions(self, when, path: tuple, rule: str) -> tuple[Condition, ...]:
         if not isinstance(when, dict):
-            raise self.fail(path, f"rule '{rule}': 'when' must be a table of conditions, found {_kind_of(when)}")
+            raise self.fail(path, f"rule '{rule}': 'when' must be a table of conditions, found {kind_of(when)}")
         out = []
         for key, value in when.items():
             here = path + (key,)
@@ -550,7 +536,7 @@ class _Parser(TomlTableParser):
                     raise self.fail(here, f"rule '{rule}': 'contains' needs a text column; '{column}' is {kind}")
                 if not isinstance(value["contains"], str):
                     raise self.fail(here + ("contains",), f"rule '{rule}': expected text, found "
-                                                          f"{_kind_of(value['contains'])}")
+                                                          f"{kind_of(value['contains'])}")
                 return Condition(column, "contains", value["contains"], negate)
             if not keys or not keys <= {"min", "max"}:
                 bad = sorted(keys - {"min", "max"})
@@ -585,7 +571,7 @@ class _Parser(TomlTableParser):
         if not ok:
             hint = f" (write \"{v}\")" if kind == "str" and isinstance(v, (int, float)) else ""
             raise self.fail(here, f"rule '{rule}': '{column}' takes {what}, a list of those"
-                                  f"{' or {min, max}' if kind in ('int', 'float') else ''}; found {_kind_of(v)}{hint}")
+                                  f"{' or {min, max}' if kind in ('int', 'float') else ''}; found {kind_of(v)}{hint}")
 
     @staticmethod
     def cast(kind: str, v):

@@ -265,3 +265,18 @@ class TomlTableParser:
             if key not in allowed:
                 raise self.fail(path + (key,), f"unknown {what} '{key}'{did_you_mean(key, allowed)}; "
                                                f"allowed: {', '.join(sorted(allowed))}")
+
+
+def kind_of(value) -> str:
+    """What a TOML value is, in words for an error message ("a number", "text", "a table" ...)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__

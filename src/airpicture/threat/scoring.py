@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import read_user_text
 from ..identity.standard import CLASSES, IDENTITIES
-from ..scenario.toml_lines import did_you_mean, TomlTableParser
+from ..scenario.toml_lines import did_you_mean, kind_of, TomlTableParser
 from .geometry import DEFAULT_HORIZON_S, ThreatGeometry
 
 DEFAULT_SCORING = "default_scoring.toml"
@@ -252,20 +252,6 @@ def _up_to_bands(bands: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ parsing
 
-def _kind_of(value) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
 class _Parser(TomlTableParser):
 
     def sub(self, key: str) -> dict:
@@ -273,7 +259,7 @@ class _Parser(TomlTableParser):
             raise self.fail((), f"missing required table [{key}]")
         value = self.raw[key]
         if not isinstance(value, dict):
-            raise self.fail((key,), f"expected a table, found {_kind_of(value)}")
+            raise self.fail((key,), f"expected a table, found {kind_of(value)}")
         return value
 
     def number(self, table: dict, key: str, path: tuple, *, low=-np.inf, required=True, default=None) -> float:
@@ -283,7 +269,7 @@ class _Parser(TomlTableParser):
             return default
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-            raise self.fail(path + (key,), f"expected a finite number, found {_kind_of(value)} {value!r}")
+            raise self.fail(path + (key,), f"expected a finite number, found {kind_of(value)} {value!r}")
         if value < low:
             raise self.fail(path + (key,), f"{value!r} is below the minimum {low:g}")
         return float(value)
@@ -314,7 +300,7 @@ class _Parser(TomlTableParser):
             raise self.fail((key,), "missing required key 'bands' ([[bound, points], ...])")
         raw = table["bands"]
         if not isinstance(raw, list):
-            raise self.fail(path, f"expected an array of [bound, points], found {_kind_of(raw)}")
+            raise self.fail(path, f"expected an array of [bound, points], found {kind_of(raw)}")
         rows = []
         for k, band in enumerate(raw):
             if (not isinstance(band, list) or len(band) != 2
@@ -332,7 +318,7 @@ class _Parser(TomlTableParser):
         self.check_keys(raw, TOP_KEYS, (), "top-level key")
         description = raw.get("description", "")
         if not isinstance(description, str):
-            raise self.fail(("description",), f"expected text, found {_kind_of(description)}")
+            raise self.fail(("description",), f"expected text, found {kind_of(description)}")
         horizon = self.number(raw, "horizon_s", (), low=1.0, required=False, default=DEFAULT_HORIZON_S)
         levels = self.sub("levels")
         self.check_keys(levels, {"low", "medium", "high"}, ("levels",), "level")
@@ -357,7 +343,7 @@ class _Parser(TomlTableParser):
                 raise self.fail(here, f"unknown zone kind '{kind}'{did_you_mean(kind, kinds)}; "
                                       f"known: {', '.join(sorted(kinds))}")
             if not isinstance(rule, dict):
-                raise self.fail(here, f"expected a table, found {_kind_of(rule)}")
+                raise self.fail(here, f"expected a table, found {kind_of(rule)}")
             self.check_keys(rule, ZONE_RULE_KEYS, here, "zone rule key")
             rules[kind] = ZoneRule(inside=self.number(rule, "inside", here),
                                    predicted=self.number(rule, "predicted", here),
