@@ -6,6 +6,8 @@ of the file as it is, so the benchmarks can be re-run independently.
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
 HEADER = "# Benchmarks\n\nTables below are written by the scripts in bench/; do not edit them by hand.\n"
@@ -22,3 +24,16 @@ def write_marked_section(path: Path, start: str, end: str, body: str) -> None:
     else:
         new = current.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(new)
+
+
+def machine(cores_note: str = "") -> str:
+    """CPU model, logical cores (``cores_note`` after them, e.g. " (1 used)"), OS - for a table's caption."""
+    cpu = platform.processor() or "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical cores{cores_note}, {platform.system()} {platform.release()}"

@@ -40,7 +40,7 @@ START, END = "<!-- bench_replay:start -->", "<!-- bench_replay:end -->"
 TARGET = 0.80
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import write_marked_section
+from _report import machine, write_marked_section
 
 
 def load() -> tuple[float, float, float]:
@@ -143,18 +143,6 @@ def cold_rs1090(path: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", COLD_RS1090, str(path), str(REFERENCE[0]), str(REFERENCE[1])], check=True)
     return time.perf_counter() - t0
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
 
 
 def versions() -> str:

@@ -275,18 +275,6 @@ def bench_one(tracker: str, n_targets: int, det_path: Path, truth_path: Path, fo
 
 
 # --------------------------------------------------------------------------------------------- report
-def _machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
-
-
 def _versions() -> str:
     import numpy
     import pyarrow
@@ -310,6 +298,8 @@ def _versions() -> str:
 
 
 def render(results: list[dict], seed: int, command: str, load: str = "", repeat: int = 1) -> str:
+    from _report import machine  # the script's folder is on sys.path when run as a script
+
     by_n = {}
     for r in results:
         by_n.setdefault(r["n"], {})[r["tracker"]] = r
@@ -359,7 +349,7 @@ def render(results: list[dict], seed: int, command: str, load: str = "", repeat:
         "- GOSPA per scan is the sum of localisation (m), and c/2 per missed truth and per false track; the table "
         "gives the means over the 25 scans.",
         "",
-        f"Machine: {_machine()}{load}. Versions: {_versions()}.",
+        f"Machine: {machine()}{load}. Versions: {_versions()}.",
         "",
         f"Reproduce: `{command}`",
         END,

@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _report import write_marked_section  # noqa: E402
+from _report import machine, write_marked_section  # noqa: E402
 
 from airpicture.geo import geodetic_to_ecef  # noqa: E402
 from airpicture.identity.evidence import ZoneSet  # noqa: E402
@@ -93,18 +93,6 @@ def run_once(scene, table: ScoringTable):
     return (t1 - t0, t2 - t1, t3 - t2, t3 - t0), (geom, scores, ranked)
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores (1 used), {platform.system()} {platform.release()}"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracks", type=int, default=100_000)
@@ -153,7 +141,7 @@ def main(argv=None) -> int:
         f"inside the 5 km radius ahead; levels none / low / medium / high: "
         f"{' / '.join(f'{c:,}' for c in levels)}. Top threat: \"{ranked[0]['reason'] if ranked else ''}\".",
         "",
-        f"Machine: {machine()}; Python {platform.python_version()}, NumPy {np.__version__}. Load average "
+        f"Machine: {machine(' (1 used)')}; Python {platform.python_version()}, NumPy {np.__version__}. Load average "
         f"{load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end (other work on the machine makes the "
         "median and first call noisy; the first call of a process also pays for fresh memory: the (n, assets) "
         "arrays are about 80 MB each).",
