@@ -57,7 +57,7 @@ from ..identity.standard import (
 )
 from ._columns import paired_columns
 from .association import TrackTruthAssociation
-from .siap import _active_associations, _lookup, _ratio
+from .siap import _active_associations, _lookup, _ratio, _time_slots, _truth_row_mask
 
 ID_SIAP_KEYS = ("id_completeness", "id_correctness", "id_ambiguity")
 NO_IDENTITY = -1
@@ -264,23 +264,10 @@ def _id_counts(truth_time, truth_id, truth_pos, track_time, track_id, track_pos,
         raise InputError(f"track identities must have one entry per track row ({n_track_rows},), "
                          f"got {track_identity.shape}", field="track_identity")
     track_value = track_convert(track_identity)[track.row]
-    if truth_mask is None:
-        mask = None
-    else:
-        truth_mask = np.asarray(truth_mask, dtype=bool).reshape(-1)
-        n_truth_rows = np.asarray(truth_time).reshape(-1).shape[0]
-        if truth_mask.shape[0] != n_truth_rows:
-            raise InputError(f"truth_mask must have one entry per truth row ({n_truth_rows}), "
-                             f"got {truth_mask.shape[0]}", field="truth_mask")
-        mask = truth_mask[truth.row]
-
-    times = np.unique(np.concatenate([truth.time, track.time]))
+    mask = _truth_row_mask(truth_mask, truth_time, truth)
+    times, truth_ids, truth_slot, track_ids, track_slot, truth_t, track_t = _time_slots(truth, track)
     n_times = times.shape[0]
-    truth_ids, truth_slot = np.unique(truth.object_id, return_inverse=True)
-    track_ids, track_slot = np.unique(track.object_id, return_inverse=True)
     truth_value = _per_truth(truth_identity, truth_ids, "truth_identity", truth_convert)
-    truth_t = np.searchsorted(times, truth.time)
-    track_t = np.searchsorted(times, track.time)
 
     entry_t, entry_track, entry_truth, _ = _active_associations(association, times, truth_ids, track_ids)
     counted = np.ones(entry_t.shape[0], dtype=bool)

@@ -89,6 +89,27 @@ def _chain_lengths(next_index: np.ndarray) -> np.ndarray:
         pointer[live] = pointer[target]
 
 
+def _truth_row_mask(truth_mask, truth_time, truth):
+    """The user's per-truth-row mask in the order of the paired columns (None: every row counts)."""
+    if truth_mask is None:
+        return None
+    truth_mask = np.asarray(truth_mask, dtype=bool).reshape(-1)
+    n_truth_rows = np.asarray(truth_time).reshape(-1).shape[0]
+    if truth_mask.shape[0] != n_truth_rows:
+        raise InputError(f"truth_mask must have one entry per truth row ({n_truth_rows}), "
+                         f"got {truth_mask.shape[0]}", field="truth_mask")
+    return truth_mask[truth.row]
+
+
+def _time_slots(truth, track):
+    """The evaluation times and, per row, the time index and the object's slot (objects in id order)."""
+    times = np.unique(np.concatenate([truth.time, track.time]))
+    truth_ids, truth_slot = np.unique(truth.object_id, return_inverse=True)
+    track_ids, track_slot = np.unique(track.object_id, return_inverse=True)
+    return (times, truth_ids, truth_slot, track_ids, track_slot, np.searchsorted(times, truth.time),
+            np.searchsorted(times, track.time))
+
+
 def siap_metrics(truth_time, truth_id, truth_pos, truth_vel, track_time, track_id, track_pos, track_vel,
                  association: TrackTruthAssociation, truth_mask=None) -> dict[str, float]:
     """SIAP metrics of tracks against truths, given their association.
@@ -122,21 +143,9 @@ def siap_metrics(truth_time, truth_id, truth_pos, truth_vel, track_time, track_i
     truth, track = paired_columns(truth_time, truth_id, truth_pos, truth_vel, track_time, track_id, track_pos,
                                   track_vel)
     have_velocity = truth.velocity is not None and track.velocity is not None
-    if truth_mask is None:
-        mask = None
-    else:
-        truth_mask = np.asarray(truth_mask, dtype=bool).reshape(-1)
-        if truth_mask.shape[0] != np.asarray(truth_time).reshape(-1).shape[0]:
-            raise InputError(f"truth_mask must have one entry per truth row ({len(np.asarray(truth_time))}), "
-                             f"got {truth_mask.shape[0]}", field="truth_mask")
-        mask = truth_mask[truth.row]
-
-    times = np.unique(np.concatenate([truth.time, track.time]))
+    mask = _truth_row_mask(truth_mask, truth_time, truth)
+    times, truth_ids, truth_slot, track_ids, track_slot, truth_t, track_t = _time_slots(truth, track)
     n_times = times.shape[0]
-    truth_ids, truth_slot = np.unique(truth.object_id, return_inverse=True)
-    track_ids, track_slot = np.unique(track.object_id, return_inverse=True)
-    truth_t = np.searchsorted(times, truth.time)
-    track_t = np.searchsorted(times, track.time)
 
     active = _active_associations(association, times, truth_ids, track_ids)
     entry_t, entry_track, entry_truth, entry_interval = active
