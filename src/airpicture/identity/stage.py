@@ -15,7 +15,7 @@ from ..tracks import TrackStates
 from .engine import IdentityEngine
 from .iff import IffSimulation, UnitKeys, iff_rng
 from .spoof import SpoofDetector
-from .standard import FRIEND, HOSTILE, IDENTITIES, SUSPECT
+from .standard import IDENTITIES
 
 
 class IdentityStage:
@@ -27,7 +27,6 @@ class IdentityStage:
             friendly_codes = _day_codes(scenario)
         self.engine = IdentityEngine(assets=scenario, friendly_codes=friendly_codes)
         self.t_prev = 0.0
-        self.changes_to_friend_by_iff = 0
 
     def step(self, t: float, truth, snapshot: TrackStates, *, decoder=None, plots=None) -> TrackStates:
         """IFF replies since the previous step, spoof checks, then the rule table, on one snapshot."""
@@ -47,10 +46,7 @@ class IdentityStage:
             final = np.r_[ids[1:] != ids[:-1], True]
             names, counts = np.unique(np.asarray(IDENTITIES, dtype=object)[codes[final]], return_counts=True)
             last = {str(n): int(c) for n, c in zip(names, counts)}
-        js = self.engine.to_json()
-        tracks_json = js.get("tracks", {})
-        changes = sum(len(v.get("history", [])) for v in tracks_json.values()) if isinstance(tracks_json, dict) \
-            else sum(len(v.get("history", [])) for v in tracks_json)
+        changes = sum(len(rec.get("history", [])) for rec in self.engine.to_json()["tracks"])
         return {
             "tracks_by_final_identity": last,
             "identity_changes": int(changes),
@@ -79,5 +75,3 @@ def _day_codes(scenario) -> list[str]:
                 codes.append(str(table["mode3a"]))
     return codes
 
-
-FRIENDLY_OR_WORSE = (FRIEND, SUSPECT, HOSTILE)  # for the acceptance checks
