@@ -483,12 +483,8 @@ class TransponderMixin:
             rows = np.flatnonzero(has_v[mj] == with_v)
             if rows.size == 0:
                 continue
-            d = 6 if with_v else 3
-            z = np.concatenate([p_pos[rows], vel[mj][rows]], axis=1) if with_v else p_pos[rows]
-            R = np.zeros((rows.size, d, d))
-            R[:, :3, :3] = p_cov[rows]
-            if with_v:
-                R[:, 3:, 3:] = vel_cov[mj][rows]
+            z, R = self._measurement(p_pos, p_cov, has_v[mj], vel[mj], vel_cov[mj], rows)
+            d = z.shape[1]
             nu = z - xc[rows, :d]
             S = pc[rows, :d, :d] + R
             dd = np.einsum("ki,ki->k", nu, np.linalg.solve(S, nu[..., None])[..., 0])
