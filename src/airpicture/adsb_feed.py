@@ -44,6 +44,7 @@ class AdsbFeed:
 
         self.sensors = list(sensors)
         self.receivers = [s for s in self.sensors if s.kind == "adsb"]
+        self.last_reports = None
         self.eval_times = np.asarray(eval_times, dtype=float)
         self.emitted = self.received = self.decoder = None
         self.report_time: list[np.ndarray] = []
@@ -71,6 +72,7 @@ class AdsbFeed:
             return
         stop = int(self.bounds[step])
         start, self._start = self._start, stop
+        self.last_reports = None  # what this step decoded, for the recorder (picture.frame.measurement_columns)
         if stop > start:
             batch = self.received.frame_batch(slice(start, stop), epoch_s=SIM_EPOCH_S)
             t0 = _time.perf_counter()
@@ -79,6 +81,7 @@ class AdsbFeed:
             self.wall_s["decode"] += t1 - t0
             n = len(reports.time)
             if n:
+                self.last_reports = reports
                 self._remember(reports)
                 self._to_tracker(reports, start, tracker)
             self.wall_s["track"] += _time.perf_counter() - t1

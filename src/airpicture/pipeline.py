@@ -63,8 +63,12 @@ def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float, adsb=None
     return counts
 
 
-def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None) -> dict:
+def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None, sinks=None, controls=None) -> dict:
     """Run a scenario end to end and write summary.json, tracks.parquet, picture.png, identity.json into out_dir.
+
+    ``sinks``: a ``picture.SinkSet`` (live display, recorder, CoT, ASTERIX, pacer) handed one ``PictureFrame`` per
+    step; ``controls``: a ``picture.Controls`` through which an operator acknowledges alerts and overrides
+    identities between steps (docs/live.md).
 
     ``keystore``: None - the unit gets a fresh in-memory IFF day key for this run (never written); "none" - the
     captured export unit without keys (nothing authenticates); a path - that key store (docs/identity.md)."""
@@ -79,6 +83,8 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     from .observability import ADSB_HOLD_S, observable_mask
     from .outputs.parquet import write_tracks_parquet
     from .outputs.picture import render_picture
+    from .picture import Controls, PictureContext, SinkSet, build_frame
+    from .picture.frame import measurement_columns
     from .scenario.trajectory import build_truth
     from .sensors.simulate import simulate_all
     from .tracking.sensor_tracker import SensorTracker, TrackerConfig
@@ -97,6 +103,14 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     adsb = AdsbFeed(scenario.sensors, truth, scenario.duration_s, scenario.seed, eval_times, source=scenario.source)
     identity = IdentityStage(scenario, keystore=keystore)
     threat = ThreatStage(scenario)
+    sinks = sinks if sinks is not None else SinkSet()
+    controls = controls if controls is not None else Controls()
+    controls.attach(alerts=threat.alerts, identity=identity.engine)
+    context = PictureContext.of_scenario(scenario, config={"keystore": "none" if keystore == "none" else
+                                                            ("day key" if keystore is None else "key store")})
+    sinks.open(context)
+    names = [s.name for s in scenario.sensors]
+    kinds = [s.kind for s in scenario.sensors]
     # Feed measurements in time order, one evaluation step at a time.
     bounds = np.searchsorted(meas.time, eval_times, side="right")
     snapshots: list[TrackStates] = []
@@ -107,17 +121,26 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
         start = 0
         for step, (t, stop) in enumerate(zip(eval_times, bounds)):
             t0 = time.perf_counter()
-            plots = meas.take(slice(start, stop))
-            if stop > start:
-                tracker.process(plots)
-            # The same slice's ADS-B frames: FrameBatch -> TransponderDecoder -> reports -> the same tracks.
-            adsb.feed(step, float(t), tracker)
-            snapshot = adsb.annotate(tracker.snapshot(float(t)))
-            # Identification: IFF replies, spoof checks, the rule table (identity/stage.py).
-            snapshot = identity.step(float(t), truth, snapshot, decoder=adsb.decoder, plots=plots)
-            # Threat: CPA/TCPA, zones, scores, alerts (evaluation and alerting only; threat/stage.py).
-            snapshots.append(threat.step(float(t), snapshot))
+            with controls.lock:  # operator actions land between steps
+                plots = meas.take(slice(start, stop))
+                if stop > start:
+                    tracker.process(plots)
+                # The same slice's ADS-B frames: FrameBatch -> TransponderDecoder -> reports -> the same tracks.
+                adsb.feed(step, float(t), tracker)
+                snapshot = adsb.annotate(tracker.snapshot(float(t)))
+                # Identification: IFF replies, spoof checks, the rule table (identity/stage.py).
+                snapshot = identity.step(float(t), truth, snapshot, decoder=adsb.decoder, plots=plots)
+                # Threat: CPA/TCPA, zones, scores, alerts (evaluation and alerting only; threat/stage.py).
+                snapshot = threat.step(float(t), snapshot)
+                controls.time = float(t)
+                changed = [a.to_json() for a in threat.changed] + controls.take_changes()
+            snapshots.append(snapshot)
             track_wall += time.perf_counter() - t0
+            if sinks:
+                sinks.step(build_frame(snapshot, float(t), alerts=changed, sensor_names=names,
+                                       measurements=measurement_columns(plots=plots, reports=adsb.last_reports,
+                                                                        sensor_names=names, sensor_kinds=kinds,
+                                                                        report_sensor=_adsb_name(scenario))))
             start = stop
             progress.update(task, completed=float(t))
     tracks = TrackStates.concatenate(snapshots)
@@ -195,9 +218,17 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     summary["outputs"] = {"summary": str(out_dir / "summary.json"), "tracks": str(parquet_path),
                           "picture": str(picture_path), "identity": str(identity_path),
                           "alerts": str(alerts_path), "threat": str(threat_path)}
+    if sinks:
+        sinks.close(summary)
+        summary["sinks"] = sinks.summary()
     summary["wall_s"] = round(time.perf_counter() - wall_start, 3)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _adsb_name(scenario) -> str:
+    """The sensor name transponder reports are recorded under (the first ADS-B receiver)."""
+    return next((s.name for s in scenario.sensors if s.kind == "adsb"), "adsb")
 
 
 def _clean(d: dict) -> dict:

@@ -31,6 +31,7 @@ class ThreatStage:
         # identified civil airway traffic (neutral: an airliner cleared through the control zone) raise none.
         self.alerts = AlertEngine(AlertConfig(exempt_identities=("friend", "assumed_friend", "neutral")))
         self._previous = np.zeros(0, np.int64)
+        self.changed: list = []
         self._last_level: dict[int, int] = {}
         self._first_seen: dict[int, float] = {}
         self._entry: dict[int, float] = {}  # first time each track was seen inside a protected zone
@@ -55,7 +56,8 @@ class ThreatStage:
             self._entry.setdefault(int(tid), float(t))
         inside = g.zones.inside[:, k] & (scores.level > 0)[:, None]
         entry = np.where((scores.level > 0)[:, None], g.zones.entry_s[:, k], np.inf)
-        self.alerts.update(AlertInputs(
+        # the alerts this step raised or cleared, for the sinks (the display, the recorder)
+        self.changed = self.alerts.update(AlertInputs(
             time=float(t), track_id=ids, threat_level=scores.level, threat_reason=reasons,
             zones=tuple(g.zone_names[i] for i in k), inside=inside, time_to_entry=entry,
             emergency=extra.get("emergency_flag", np.zeros(n, bool)),
