@@ -76,7 +76,7 @@ class LiveIngest:
 
     def __init__(self, host: str, port: int, *, format: str = "auto", reference=None, config=None,
                  read_timeout: float = 10.0, backoff_initial: float = 0.5, backoff_max: float = 30.0,
-                 batch_interval_s: float = 0.1, quiet_s: float = 5.0, clock=_time.time):
+                 batch_interval_s: float = 0.1, quiet_s: float = 5.0, clock=_time.time, sinks=None):
         from .sources import TcpFeed
 
         self.clock = clock
@@ -85,6 +85,12 @@ class LiveIngest:
                             backoff_max=backoff_max, clock=clock, sleep=self._stop_event.wait)
         self.format = format
         self.picture = TransponderPicture(reference=reference, config=config, problems=self.feed.problems)
+        self.sinks = sinks  # picture.SinkSet: one frame per second of input time (the display, the recorder)
+        if sinks:
+            from .picture import PictureContext
+
+            sinks.open(PictureContext.of_sensors(f"ingest {host}:{port}", [self.picture.site], mode="live",
+                                                 config={"input": f"tcp://{host}:{port}", "format": format}))
         self.batch_interval_s = float(batch_interval_s)
         self.quiet_s = float(quiet_s)
         self.stopped_by: str | None = None
@@ -222,7 +228,10 @@ class LiveIngest:
                     return
                 if len(batch) > room:
                     batch = batch.take(slice(0, room))
-            self.picture.feed(batch)
+            if self.sinks:
+                self.picture.feed_framed(batch, self.sinks)
+            else:
+                self.picture.feed(batch)
             self.messages += len(batch)
             times = np.asarray(batch.time, np.float64)
             times = times[np.isfinite(times)]
@@ -243,6 +252,8 @@ class LiveIngest:
         if silence >= self.quiet_s:
             self.advanced_to = self.input_time + silence
             self.picture.advance(self.advanced_to)
+            if self.sinks:
+                self.picture.emit_frames(self.sinks, self.advanced_to)
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self) -> dict:
@@ -334,6 +345,9 @@ class LiveIngest:
         summary["outputs"] = {name: str(out_dir / f) for name, f in
                               (("summary", "summary.json"), ("tracks", "tracks.parquet"), ("picture", "picture.png"))}
         summary["tracks_parquet_rows"] = "update log" if self.picture.record_updates else "states"
+        if self.sinks:
+            self.sinks.close(summary)
+            summary["sinks"] = self.sinks.summary()
         (out_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
         return summary
 

@@ -98,6 +98,7 @@ class TransponderPicture:
         self._log_parts: list[TrackStates] = []   # the tracker's update log, drained after each batch
         self._changes = {"address": [], "time": [], **{name: [] for name in IDENTITY_FIELDS}}
         self._last_identity: dict[int, tuple] = {}
+        self._next_frame: float | None = None     # next frame boundary (input time) when feeding sinks
 
     # ------------------------------------------------------------------ feeding
     def feed(self, batch: FrameBatch) -> AdsbReports:
@@ -119,6 +120,51 @@ class TransponderPicture:
                 self.first_time = min(self.first_time, float(finite.min()))
         self._note_confirmed()
         return reports
+
+    def feed_framed(self, batch: FrameBatch, sinks, *, step_s: float = 1.0) -> None:
+        """Feed a batch in windows of ``step_s`` of input time and hand ``sinks`` one ``PictureFrame`` at each
+        window boundary crossed (the display and the recorder see the picture second by second, as it was).
+        Frames carry the input's own time base (Unix seconds for a recording with timestamps)."""
+        times = np.asarray(batch.time, dtype=np.float64)
+        if not len(batch) or not np.isfinite(times).any():
+            self.feed(batch)
+            self.emit_frames(sinks, self.now, step_s=step_s)
+            return
+        # a running maximum orders the cuts even when a few stamps step back (they stay in their window)
+        running = np.maximum.accumulate(np.where(np.isfinite(times), times, -np.inf))
+        if self._next_frame is None:
+            first = float(times[np.isfinite(times)].min())
+            self._next_frame = math.floor(first / step_s) * step_s + step_s
+        start = 0
+        while start < len(batch):
+            stop = int(np.searchsorted(running, self._next_frame, side="right"))
+            if stop >= len(batch):
+                self.feed(batch.take(slice(start, None)) if start else batch)
+                break
+            if stop > start:
+                self.feed(batch.take(slice(start, stop)))
+            self.emit_frames(sinks, self._next_frame, step_s=step_s)
+            start = stop
+            gap_to = math.floor(float(running[stop]) / step_s) * step_s  # a silence inside the batch: skip it
+            if gap_to > self._next_frame:
+                self._next_frame = gap_to
+
+    def emit_frames(self, sinks, upto: float, *, step_s: float = 1.0) -> None:
+        """Frames for every window boundary up to ``upto`` not yet emitted (quiet seconds included, at most
+        one frame per boundary; a long silence gives one frame, not thousands)."""
+        from .picture import build_frame
+
+        if not math.isfinite(upto):
+            return
+        if self._next_frame is None:
+            self._next_frame = math.floor(upto / step_s) * step_s + step_s
+            return
+        if upto < self._next_frame:
+            return
+        t = math.floor(upto / step_s) * step_s
+        self.advance(t)
+        sinks.step(build_frame(self.states(t), t, epoch_unix=0.0, sensor_names=[self.site.name]))
+        self._next_frame = t + step_s
 
     def advance(self, now: float) -> None:
         """Time passes without reports (a quiet or dead feed): coast and drop transponder tracks."""
@@ -373,7 +419,7 @@ def input_size(path) -> int | None:
 
 
 def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: TrackerConfig | None = None,
-                progress=None, chunk_bytes: int = 1 << 22, title: str | None = None) -> dict:
+                progress=None, chunk_bytes: int = 1 << 22, title: str | None = None, sinks=None) -> dict:
     """Replay a recording as fast as it goes: read chunk by chunk (``sources.iter_file``), decode, track,
     write ``summary.json``, ``tracks.parquet`` and ``picture.png`` into ``out_dir``; returns the summary.
 
@@ -388,6 +434,12 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
     out_dir = Path(out_dir)
     started = _time.perf_counter()
     picture = TransponderPicture(reference=reference, config=config)
+    if sinks:
+        from .picture import PictureContext
+
+        sinks.open(PictureContext.of_sensors(f"replay {path.name}", [picture.site], mode="replay",
+                                             config={"input": str(path), "format": format,
+                                                     "reference": None if reference is None else list(reference)}))
     total = input_size(path)
     used = format
     done = 0
@@ -396,7 +448,10 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
         t_read = _time.perf_counter()
         for used, batch in iter_file(path, format, problems=picture.problems, chunk_bytes=chunk_bytes):
             read_s += _time.perf_counter() - t_read
-            picture.feed(batch)
+            if sinks:
+                picture.feed_framed(batch, sinks)
+            else:
+                picture.feed(batch)
             done = 4096 if done == 0 else done + chunk_bytes
             if progress is not None:
                 progress(min(done, total) if total else done, total)
@@ -422,6 +477,10 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
     summary["outputs"] = {name: str(out_dir / f) for name, f in
                           (("summary", "summary.json"), ("tracks", "tracks.parquet"), ("picture", "picture.png"))}
     summary["tracks_parquet_rows"] = "update log"
+    if sinks:
+        picture.emit_frames(sinks, picture.now + 1.0)
+        sinks.close(summary)
+        summary["sinks"] = sinks.summary()
     (out_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     return summary
 
