@@ -44,9 +44,8 @@ def picture_geojson(frame, context=None, *, zones: bool = True) -> dict:
         for s in context.sensors:
             features.append({"type": "Feature", "id": f"sensor:{s['name']}",
                              "geometry": _point(s["lat"], s["lon"], s.get("alt_m")),
-                             "properties": {"kind": "sensor", **{k: v for k, v in s.items()
-                                                                 if k not in ("lat", "lon", "alt_m")},
-                                            "sensor_kind": s.get("kind")}})
+                             "properties": {**{k: v for k, v in s.items() if k not in ("lat", "lon", "alt_m", "kind")},
+                                            "kind": "sensor", "sensor_kind": s.get("kind")}})
     return {"type": "FeatureCollection", "features": features,
             "properties": {"time": frame.time, "epoch_unix": frame.epoch_unix,
                            "name": None if context is None else context.name}}
