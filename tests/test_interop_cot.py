@@ -162,14 +162,64 @@ def _read_events(sock, n: int, timeout=15.0) -> list[ET.Element]:
     return events
 
 
-def test_taky_routes_our_events_to_a_tak_client(tmp_path):
+def _make_pki(d: Path) -> dict:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (PEM files), as a TAK server wants."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def cert(name, key, issuer_name, issuer_key, *, ca=False, san=None):
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+             .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    out = {}
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airpicture test CA")])
+    ca = cert("airpicture test CA", ca_key, ca_name, ca_key, ca=True)
+    (d / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    out["ca"] = str(d / "ca.pem")
+    for name, san in (("server", [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+                      ("client", None), ("eud", None)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        c = cert(name, key, ca_name, ca_key, san=san)
+        (d / f"{name}.pem").write_bytes(c.public_bytes(serialization.Encoding.PEM))
+        (d / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                          serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()))
+        out[name], out[name + "_key"] = str(d / f"{name}.pem"), str(d / f"{name}.key")
+    return out
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_taky_routes_our_events_to_a_tak_client(tmp_path, transport):
+    import ssl
+
     taky = _taky_bin()
     if taky is None:
         pytest.skip("taky is not installed (pip install '.[test]')")
     port = _free_port()
-    (tmp_path / "taky.conf").write_text(
-        "[taky]\nhostname = localhost\nnode_id = AIRPICTURE-TEST\nbind_ip = 127.0.0.1\n"
-        f"root_dir = {tmp_path}\n\n[cot_server]\nport = {port}\n\n[ssl]\nenabled = false\n")
+    conf = ("[taky]\nhostname = localhost\nnode_id = AIRPICTURE-TEST\nbind_ip = 127.0.0.1\n"
+            f"root_dir = {tmp_path}\n\n[cot_server]\nport = {port}\n\n")
+    url = f"tcp://127.0.0.1:{port}"
+    if transport == "tls":  # taky's SSL mode: client certificates required, signed by its CA
+        pki = _make_pki(tmp_path)
+        conf += (f"[ssl]\nenabled = true\nclient_cert_required = true\nca = {pki['ca']}\n"
+                 f"cert = {pki['server']}\nkey = {pki['server_key']}\ncert_db = {tmp_path / 'cert-db.txt'}\n")
+        url = f"tls://127.0.0.1:{port}?ca={pki['ca']}&cert={pki['client']}&key={pki['client_key']}"
+    else:
+        conf += "[ssl]\nenabled = false\n"
+    (tmp_path / "taky.conf").write_text(conf)
     proc = subprocess.Popen([taky, "-c", str(tmp_path / "taky.conf"), "-l", "info"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -177,6 +227,10 @@ def test_taky_routes_our_events_to_a_tak_client(tmp_path):
         _wait_port(port, proc)
         # a TAK client (as ATAK would): connect, introduce itself, then listen
         client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if transport == "tls":
+            ctx = ssl.create_default_context(cafile=pki["ca"])
+            ctx.load_cert_chain(pki["eud"], pki["eud_key"])
+            client = ctx.wrap_socket(client, server_hostname="127.0.0.1")
         now = datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z")
         client.sendall(
             f'<event version="2.0" uid="TEST-EUD-1" type="a-f-G-U-C" how="h-g-i-g-o" time="{now}" start="{now}" '
@@ -184,7 +238,7 @@ def test_taky_routes_our_events_to_a_tak_client(tmp_path):
             f'<detail><takv device="pytest" platform="pytest" os="linux" version="1"/><contact callsign="EUD1"/>'
             f'<__group name="Cyan" role="Team Member"/></detail></event>'.encode())
         time.sleep(0.5)
-        sink = CotSink(f"tcp://127.0.0.1:{port}")
+        sink = CotSink(url)
         sinks = SinkSet([sink])
         sinks.open(make_context("taky-test"))
         frame = make_frame(1000.0, epoch_unix=time.time() - 1000.0)
@@ -198,7 +252,7 @@ def test_taky_routes_our_events_to_a_tak_client(tmp_path):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    assert sinks.summary()[sink.name]["sent"] == len(ROWS)
+    assert sinks.summary()[sink.name]["sent"] == len(ROWS), sinks.summary()
     by_uid = {e.get("uid"): e for e in events}
     assert len(by_uid) == len(ROWS)
     for rec in frame.records():
