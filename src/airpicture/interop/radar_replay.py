@@ -177,7 +177,7 @@ def print_asterix_report(summary: dict, console) -> None:
              f"  {r.get('datagrams', 0):,} datagrams, {r.get('cat048_records', 0):,} CAT048 records -> {s['plots']:,} "
              f"plots ({r.get('duplicates', 0):,} duplicates, {r.get('no_position', 0):,} without position, "
              + ", ".join(f"{k} {v:,}" for k, v in r.items() if k.startswith("malformed")) + ")",
-             f"  radars: " + ", ".join(f"{k} ({n} plots)" for k, n in s["radars"].items())
+             "  radars: " + ", ".join(f"{k} ({n} plots)" for k, n in s["radars"].items())
              + (f"; without a position (skipped): {', '.join(s['radars_without_position'])}"
                 if s["radars_without_position"] else ""),
              f"  {s['plots_tracked']:,} plots tracked -> {s['tracks_started']} tracks started, "
