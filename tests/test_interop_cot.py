@@ -30,6 +30,7 @@ def test_types_are_atoms_for_every_identity_and_class():
     assert cot_type("hostile", "fixed_wing") == "a-h-A-M-F"
     assert cot_type("friend", "rotary_wing") == "a-f-A-M-H"
     assert cot_type("suspect", "uav") == "a-s-A-M-F-Q"
+    assert cot_type("neutral", "uav") == "a-n-A-C-F-q"  # CoT's civil drone extension
     assert cot_type("hostile", "missile") == "a-h-A-W-M"
     assert cot_type("unknown", "unknown") == "a-u-A"
     assert cot_type("pending", "fixed_wing", "4baacd") == "a-p-A-C-F"
@@ -58,11 +59,12 @@ def test_event_fields():
     assert "civil transponder" in d.find("remarks").text and d.find("_flow-tags_").get("airpicture")
     # unknown accuracies are CoT's 9999999; a track without callsign is called by its number
     ev2 = ET.fromstring(event_xml(recs[1], picture_name="demo", t_unix=0.0, stale_s=10.0))
-    assert ev2.find("point").get("le") == "9999999.0" and ev2.get("how") == "m-r"
+    assert ev2.find("point").get("le") == "9999999.0" and ev2.get("how") == "m-a"
     assert ev2.find("detail/contact").get("callsign") == "T12"
     assert "threat high" in ev2.find("detail/remarks").text
-    ev3 = ET.fromstring(event_xml(recs[2], picture_name="demo", t_unix=0.0, stale_s=10.0))
+    ev3 = ET.fromstring(event_xml(recs[2], picture_name="demo", t_unix=0.0, stale_s=10.0, simulated=True))
     assert ev3.get("how") == "m-g" and "EMERGENCY" in ev3.find("detail/remarks").text
+    assert ev3.find("detail/remarks").text.startswith("SIMULATION")
 
 
 def _free_port(kind=socket.SOCK_STREAM) -> int:

@@ -20,6 +20,7 @@ Types are always atoms (``a-``): a track is never sent as a tasking (``t-``) or 
 from __future__ import annotations
 
 import math
+import re
 import time as _time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -30,11 +31,12 @@ from .net import Destination, Sender, parse_destination
 
 # CoT's second atom letter is the MIL-STD-2525 standard identity letter (standard.IDENTITY_LETTERS):
 # p pending, u unknown, a assumed friend, f friend, n neutral, s suspect, h hostile, j joker, k faker.
-# Air function (2525B battle dimension A) per track class, military / civil branch:
+# Air function (2525B battle dimension A) per track class, military / civil branch, as MITRE's CoTtypes.xml names
+# them (upper case from MIL-STD-2525, lower case CoT's own extensions such as the civil drone A-C-F-q):
 AIR_FUNCTION = {
     "fixed_wing": ("A-M-F", "A-C-F"),
     "rotary_wing": ("A-M-H", "A-C-H"),
-    "uav": ("A-M-F-Q", "A-M-F-Q"),  # 2525B has no civil drone function: a UAV is always the military drone
+    "uav": ("A-M-F-Q", "A-C-F-q"),
     "missile": ("A-W-M", "A-W-M"),  # air track, weapon, missile in flight
     "bird": ("A", "A"),  # no 2525 air function for a bird: a bare air track
     "unknown": ("A", "A"),
@@ -59,15 +61,15 @@ def cot_type(identity: str, track_class: str, icao24: str = "") -> str:
 
 
 def cot_how(sources: str, transponder_only: bool) -> str:
-    """``m-f`` (machine, fused) for a track held by more than one source; ``m-g`` (machine, GNSS) for a track
-    held by transponder reports only (its position is the aircraft's own GNSS); ``m-r`` (machine, sensor
-    reported) for a single radar / EO sensor."""
-    names = [s for s in str(sources or "").replace(";", ",").split(",") if s.strip()]
+    """CoTtypes.xml "how": ``m-f`` (fused) for a track held by more than one source; ``m-g`` (gps) for a track
+    held by transponder (ADS-B) reports only - its position is the aircraft's own GNSS; ``m-a`` (tracker) for a
+    track of a single radar or EO sensor."""
+    names = [s for s in re.split(r"[,;+]", str(sources or "")) if s.strip()]
     if len(names) > 1:
         return "m-f"
     if transponder_only:
         return "m-g"
-    return "m-r"
+    return "m-a"
 
 
 def iso(t_unix: float) -> str:
@@ -88,8 +90,9 @@ def track_uid(picture_name: str, track_id: int) -> str:
     return f"airpicture-{safe}-T{int(track_id)}"
 
 
-def remarks(rec: dict) -> str:
-    parts = [f"T{rec['track_id']} {rec.get('status', '')}".strip(),
+def remarks(rec: dict, simulated: bool = False) -> str:
+    parts = ["SIMULATION"] if simulated else []
+    parts += [f"T{rec['track_id']} {rec.get('status', '')}".strip(),
              f"identity {rec.get('identity', 'pending')}" + (f": {rec['identity_reason']}"
                                                              if rec.get("identity_reason") else ""),
              f"class {rec.get('track_class', 'unknown')}"]
@@ -106,8 +109,10 @@ def remarks(rec: dict) -> str:
     return "; ".join(parts)
 
 
-def event_element(rec: dict, *, picture_name: str, t_unix: float, stale_s: float) -> ET.Element:
-    """The CoT event of one frame record (``PictureFrame.records()``) at ``t_unix``."""
+def event_element(rec: dict, *, picture_name: str, t_unix: float, stale_s: float,
+                  simulated: bool = False) -> ET.Element:
+    """The CoT event of one frame record (``PictureFrame.records()``) at ``t_unix``; a simulated picture's
+    remarks start with SIMULATION."""
     ev = ET.Element("event", {
         "version": "2.0", "uid": track_uid(picture_name, rec["track_id"]),
         "type": cot_type(rec.get("identity") or "pending", rec.get("track_class") or "unknown",
@@ -123,7 +128,7 @@ def event_element(rec: dict, *, picture_name: str, t_unix: float, stale_s: float
                                     "speed": f"{_num(rec.get('speed_mps'), 0.0):.1f}"})
     callsign = (rec.get("callsign") or "").strip() or f"T{rec['track_id']}"
     ET.SubElement(detail, "contact", {"callsign": callsign})
-    ET.SubElement(detail, "remarks").text = remarks(rec)
+    ET.SubElement(detail, "remarks").text = remarks(rec, simulated)
     ET.SubElement(detail, "_flow-tags_", {"airpicture": iso(_time.time())})
     return ev
 
@@ -148,6 +153,7 @@ class CotSink:
         self._backoff_s, self._max_frames = backoff_s, max_frames
         self.sender: Sender | None = None
         self.picture_name = "picture"
+        self.simulated = False
         self._epoch: float | None = None
         self._last_t: float | None = None
         self._interval = 1.0
@@ -155,6 +161,7 @@ class CotSink:
 
     def open(self, context) -> None:
         self.picture_name = context.name
+        self.simulated = context.mode == "simulation"
         self._epoch, self._last_t = None, None
         if self.sender is None:
             self.sender = Sender(self.dest, backoff_s=self._backoff_s, max_frames=self._max_frames, name="cot")
@@ -175,7 +182,7 @@ class CotSink:
         stale = self.stale_s if self.stale_s is not None else max(DEFAULT_STALE_PERIODS * self._interval,
                                                                    MIN_STALE_S)
         t = self._unix(frame)
-        msgs = [event_xml(rec, picture_name=self.picture_name, t_unix=t, stale_s=stale)
+        msgs = [event_xml(rec, picture_name=self.picture_name, t_unix=t, stale_s=stale, simulated=self.simulated)
                 for rec in frame.records() if rec["lat"] is not None and rec["lon"] is not None]
         self.frames += 1
         self.sender.submit(msgs)
