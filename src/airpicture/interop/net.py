@@ -154,7 +154,13 @@ class Sender:
                     return
                 messages = self._queue.popleft()
                 self._cv.notify_all()
-            self._send_frame(messages)
+            try:
+                self._send_frame(messages)
+            except Exception as exc:  # never let the sending thread die: count it and go on
+                self._error(exc, "sending to")
+                self._disconnect()
+                with self._cv:
+                    self.counts["dropped"] += len(messages)
 
     def _error(self, exc: BaseException, what: str) -> None:
         with self._cv:
@@ -193,6 +199,7 @@ class Sender:
         if now < self._retry_at:
             return False
         d = self.dest
+        sock = None
         try:
             info = socket.getaddrinfo(d.host, d.port, type=socket.SOCK_DGRAM if d.scheme == "udp"
                                       else socket.SOCK_STREAM)[0]
@@ -206,6 +213,8 @@ class Sender:
                 sock.settimeout(self.connect_timeout_s)  # a stalled peer must not block the thread forever
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, ssl.SSLError) as exc:
+            if sock is not None:
+                sock.close()
             self._error(exc, "connect to")
             self._retry_at = now + self._backoff
             self._backoff = min(self._backoff * 2.0, self.backoff_max)
