@@ -12,7 +12,6 @@ import re
 import time as _time
 
 import asterix.generated as gen
-from asterix.base import Bits, RawDatablock  # noqa: F401  (re-exported for decoders of our output)
 
 from ..errors import InputError
 from .net import Destination, Sender, parse_destination
