@@ -11,7 +11,7 @@ import functools
 import os
 import traceback
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -66,7 +66,8 @@ def scenarios_command() -> None:
 
 
 def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optional[int],
-         duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False) -> None:
+         duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False,
+         cot: Optional[List[str]] = None, asterix: Optional[List[str]] = None) -> None:
     from .pipeline import default_out_dir, print_summary, run_scenario
     from .scenario.loader import load_scenario
 
@@ -84,9 +85,11 @@ def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optio
 
         raise InputError("choose one of --keystore and --no-keys", field="--no-keys")
     target = out_dir if out_dir is not None else default_out_dir(scenario.name)
+    sinks = _output_sinks(cot, asterix, scenario)
     summary = run_scenario(scenario, target, show_progress=True,
-                           keystore="none" if no_keys else (None if keystore is None else str(keystore)))
+                           keystore="none" if no_keys else (None if keystore is None else str(keystore)), sinks=sinks)
     print_summary(summary, target, out)
+    _print_sinks(summary)
     if not no_serve:
         # The live display arrives with a later issue; until then runs are headless and
         # --no-serve is accepted so that scripts written today keep working.
@@ -101,6 +104,29 @@ DURATION_OPT = typer.Option(None, "--duration", help="Override the scenario dura
 KEYSTORE_OPT = typer.Option(None, "--keystore", help="IFF key store of the unit (passphrase from "
                             "$AIRPICTURE_KEYSTORE_PASSPHRASE). Default: a fresh in-memory day key for this run.")
 NO_KEYS_OPT = typer.Option(False, "--no-keys", help="Run as an export unit without IFF keys: nothing authenticates.")
+COT_OPT = typer.Option(None, "--cot", help="Send the picture as Cursor-on-Target to udp://HOST:PORT, "
+                       "tcp://HOST:PORT or tls://HOST:PORT?cert=PEM&key=PEM&ca=PEM (repeatable; docs/interop.md).")
+ASTERIX_OPT = typer.Option(None, "--asterix", help="Send the picture as ASTERIX CAT062 to udp://HOST:PORT[?sac=N&sic=N"
+                           "&sid=N] (repeatable; docs/interop.md).")
+RADAR_SITE_OPT = typer.Option(None, "--radar-site", help="--format asterix: radar position LAT,LON,ALT (deg, deg, m) "
+                              "or SAC/SIC=LAT,LON,ALT per radar (repeatable); default: the capture's CAT034 I034/120.")
+
+
+def _output_sinks(cot, asterix, scenario=None):
+    """A SinkSet of the --cot / --asterix / scenario [outputs] sinks, or None when there are none."""
+    from .interop import sinks_from_options
+    from .picture import SinkSet
+
+    sinks = sinks_from_options(cot=cot or [], asterix=asterix or [], scenario=scenario)
+    return SinkSet(sinks) if sinks else None
+
+
+def _print_sinks(summary: dict) -> None:
+    for name, c in (summary.get("sinks") or {}).items():
+        if "sent" in c:
+            console.print(f"[dim]{name}: {c.get('sent', 0):,} sent, {c.get('dropped', 0):,} dropped, "
+                          f"{c.get('errors', 0):,} errors, {c.get('reconnects', 0):,} reconnects"
+                          + (f" ({c['first_error']})" if c.get("first_error") else "") + "[/]", highlight=False)
 
 
 @app.command("run")
@@ -108,19 +134,21 @@ NO_KEYS_OPT = typer.Option(False, "--no-keys", help="Run as an export unit witho
 def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
                 no_serve: bool = NO_SERVE_OPT, seed: Optional[int] = SEED_OPT,
                 duration: Optional[float] = DURATION_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
-                no_keys: bool = NO_KEYS_OPT) -> None:
+                no_keys: bool = NO_KEYS_OPT, cot: Optional[List[str]] = COT_OPT,
+                asterix: Optional[List[str]] = ASTERIX_OPT) -> None:
     """Run a scenario: simulate sensors, track, identify, score; write summary.json, tracks.parquet, picture.png,
     identity.json."""
-    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys)
+    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys, cot, asterix)
 
 
 @app.command("demo")
 @_reports_errors
 def demo_command(out_dir: Optional[Path] = OUT_OPT, no_serve: bool = NO_SERVE_OPT,
                  seed: Optional[int] = SEED_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
-                 no_keys: bool = NO_KEYS_OPT) -> None:
+                 no_keys: bool = NO_KEYS_OPT, cot: Optional[List[str]] = COT_OPT,
+                 asterix: Optional[List[str]] = ASTERIX_OPT) -> None:
     """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic."""
-    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys)
+    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys, cot, asterix)
 
 
 @app.command("track")
@@ -174,16 +202,20 @@ FORMAT_CHOICES = ("auto", "beast", "beast-hex", "avr", "sbs", "jsonl")
 @_reports_errors
 def replay_command(
     file: Path = typer.Argument(..., help="A recording: Beast (binary or hex text), AVR, SBS or jet1090 JSON "
-                                          "lines; gzip read transparently."),
-    format: str = typer.Option("auto", "--format", help="auto, beast, beast-hex, avr, sbs or jsonl."),
+                                          "lines; gzip read transparently; or a pcap / raw file of ASTERIX CAT048."),
+    format: str = typer.Option("auto", "--format", help="auto, beast, beast-hex, avr, sbs, jsonl or asterix "
+                                                        "(auto picks asterix for a pcap)."),
     reference: Optional[str] = typer.Option(
         None, "--reference", help="Receiver position LAT,LON (degrees): local CPR decodes and surface positions."),
     out_dir: Optional[Path] = typer.Option(
         None, "-o", "--out", help="Output folder (default ./airpicture-out/replay-<file>-<timestamp>)."),
     no_serve: bool = NO_SERVE_OPT,
+    radar_site: Optional[List[str]] = RADAR_SITE_OPT,
+    cot: Optional[List[str]] = COT_OPT,
+    asterix: Optional[List[str]] = ASTERIX_OPT,
 ) -> None:
-    """Replay a transponder recording as fast as it goes: decode, track; write summary.json, tracks.parquet,
-    picture.png."""
+    """Replay a transponder recording or an ASTERIX CAT048 radar capture as fast as it goes: decode, track; write
+    summary.json, tracks.parquet, picture.png."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
                                TransferSpeedColumn)
 
@@ -191,11 +223,22 @@ def replay_command(
     from .pipeline import default_out_dir
     from .replay import parse_reference, print_replay_report, replay_file
 
-    if format not in FORMAT_CHOICES:
-        raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES)})", field="--format")
-    ref = parse_reference(reference)
+    if format not in FORMAT_CHOICES + ("asterix",):
+        raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES + ('asterix',))})",
+                         field="--format")
     stem = file.name.split(".")[0] or "input"
     target = out_dir if out_dir is not None else default_out_dir(f"replay-{stem}")
+    sinks = _output_sinks(cot, asterix)
+    if format == "asterix" or (format == "auto" and _is_pcap(file)):  # radar plots, not transponder frames
+        from .interop.radar_replay import print_asterix_report, replay_asterix
+
+        summary = replay_asterix(file, target, radar_sites=radar_site or [], sinks=sinks)
+        print_asterix_report(summary, out)
+        _print_sinks(summary)
+        return
+    if radar_site:
+        raise InputError("only for --format asterix", field="--radar-site")
+    ref = parse_reference(reference)
     with Progress(TextColumn("[bold]replaying"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("replay", total=None)
@@ -203,8 +246,9 @@ def replay_command(
         def on_chunk(done: int, total) -> None:
             progress.update(task, completed=done, total=total)
 
-        summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk)
+        summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk, sinks=sinks)
     print_replay_report(summary, out)
+    _print_sinks(summary)
     if not no_serve:
         # The live display arrives with a later issue; until then replays are headless.
         console.print("[dim]live display not available yet: ran headless[/]")
@@ -226,6 +270,8 @@ def ingest_command(
     max_messages: Optional[int] = typer.Option(None, "--max-messages", help="Stop after this many messages."),
     read_timeout: float = typer.Option(10.0, "--read-timeout",
                                        help="Reconnect when the feed is silent this long (s)."),
+    cot: Optional[List[str]] = COT_OPT,
+    asterix: Optional[List[str]] = ASTERIX_OPT,
 ) -> None:
     """Follow a live transponder feed, keep the picture across reconnects; on Ctrl-C / SIGTERM / --duration /
     --max-messages write summary.json, tracks.parquet, picture.png."""
@@ -242,22 +288,33 @@ def ingest_command(
         if value is not None and not value > 0:
             raise InputError("must be positive", field=name)
     target = out_dir if out_dir is not None else default_out_dir(f"ingest-{host.replace(':', '_')}-{port}")
+    sinks = _output_sinks(cot, asterix)
     if console.is_terminal:
         from rich.live import Live
 
         with Live(console=console, transient=True, refresh_per_second=4) as live:
             summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
-                                  max_messages=max_messages, read_timeout=read_timeout,
+                                  max_messages=max_messages, read_timeout=read_timeout, sinks=sinks,
                                   on_status=lambda status: live.update(status_table(status)))
     else:  # a log: one plain line every 10 s
         summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
-                              max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0,
+                              max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0, sinks=sinks,
                               on_status=lambda status: status["final"] or console.print(
                                   status_line(status), highlight=False, markup=False, soft_wrap=True))
     print_ingest_report(summary, out)
+    _print_sinks(summary)
     if not no_serve:
         # The live display arrives with a later issue; until then ingest is headless.
         console.print("[dim]live display not available yet: ran headless[/]")
+
+
+def _is_pcap(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
 
 
 @app.command("explain")
