@@ -49,7 +49,7 @@ def test_aircraft_json_fields_types_and_units():
     assert thy["geom_rate"] == -1000  # -5.08 m/s in ft/min
     assert thy["nac_p"] == 8 and thy["emergency"] == "none" and thy["seen"] == 0
     radar = by_hex["~00000c"]  # radar-only track 12: a non-ICAO address from its track number
-    assert radar["type"] == "tisb_trackfile" and "flight" not in radar and "emergency" not in radar
+    assert radar["type"] == "other" and "flight" not in radar and "emergency" not in radar
     sos = by_hex["c0ffee"]
     assert sos["emergency"] == "general" and sos["type"] == "adsb_icao" and "nac_p" not in sos
     # a later 'now' ages the positions

@@ -26,15 +26,16 @@ EPU_PER_SIGMA = 2.448  # 95 % radius of a circular 2D Gaussian per 1-sigma
 
 def track_type(rec: dict) -> str:
     """readsb ``type``: ``adsb_icao`` when ADS-B reports hold the track; ``tisb_icao`` for a radar track with a
-    Mode S address (a Mode S target tracked by a secondary radar); ``tisb_trackfile`` for a track known only by
-    its track number (a non-cooperative / primary radar or EO track: readsb's "track/file identifier" type)."""
+    Mode S address (a Mode S target tracked by a secondary radar); ``other`` for a track known only by its track
+    number (a non-cooperative / primary radar or EO track), as issue 7 asks (readsb has a
+    closer type, ``tisb_trackfile``; see docs/interop.md)."""
     sources = (rec.get("sources") or "").lower()
     icao = _icao(rec)
     if icao and (rec.get("transponder_only") or "adsb" in sources):
         return "adsb_icao"
     if icao:
         return "tisb_icao"
-    return "tisb_trackfile"
+    return "other"
 
 
 def _icao(rec: dict) -> str:
