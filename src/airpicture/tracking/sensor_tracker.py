@@ -311,6 +311,7 @@ class SensorTracker(TransponderMixin):
         t.add_field("leg_start", (), np.float64, np.nan)
         t.add_field("turn_left_t", (), np.float64, -np.inf)
         t.add_field("turn_right_t", (), np.float64, -np.inf)
+        t.add_field("turn_pending", (), np.int8, 0)  # +1 / -1: the last sample was off the leg to the left / right
         t.add_field("wheeled", (), bool, False)
         t.add_field("erratic", (), bool, True)
         t.add_field("last_hit_by_sensor", (max(len(self.sensors), 1),), np.float64, -np.inf)
@@ -1011,12 +1012,17 @@ class SensorTracker(TransponderMixin):
         ref = leg / np.maximum(np.linalg.norm(leg, axis=1, keepdims=True), 1e-12)
         # signed angle from the leg's mean heading to this one, positive to the left (counter-clockwise from above)
         angle = np.arctan2(np.sum(np.cross(ref, unit) * up, axis=1), np.sum(ref * unit, axis=1))
-        turn = has_leg & (np.abs(angle) > np.radians(cfg.bird_turn_deg))
-        left, right = turn & (angle > 0), turn & (angle < 0)
+        side = np.where(has_leg & (np.abs(angle) > np.radians(cfg.bird_turn_deg)), np.sign(angle), 0).astype(np.int8)
+        # a turn counts when two samples in a row are off the leg the same way: one noisy heading (a drone at
+        # 6 m/s reads +-8 deg, now and then 25 deg) would otherwise count as a turn there and one back
+        turn = (side != 0) & (tab.turn_pending[s_ok] == side)
+        tab.turn_pending[s_ok] = np.where(turn, 0, side)
+        left, right = turn & (side > 0), turn & (side < 0)
         tab.turn_left_t[s_ok[left]] = t[left]
         tab.turn_right_t[s_ok[right]] = t[right]
         new_leg = turn | ~has_leg
-        tab.leg_sum[s_ok] = np.where(new_leg[:, None], unit, leg + unit)
+        within = side == 0
+        tab.leg_sum[s_ok] = np.where(new_leg[:, None], unit, np.where(within[:, None], leg + unit, leg))
         tab.leg_start[s_ok[new_leg]] = t[new_leg]
         wheeling = ((t - tab.turn_left_t[s_ok] <= cfg.bird_wheel_window_s)
                     & (t - tab.turn_right_t[s_ok] <= cfg.bird_wheel_window_s))
