@@ -119,6 +119,9 @@ def test_civil_airliners_raise_no_intrusion_alerts(demo):
     assert intrusions
     assert not [a for a in intrusions if a["identity"] in ("neutral", "friend", "assumed_friend")]
     assert all(a["level"] != "none" for a in intrusions)
+    # nor is identified civil traffic a high threat (the departure from the base passes 0.9 km from it, low)
+    high = [a for a in alerts["alerts"] if a["kind"] == "new_high_threat"]
+    assert high and not [a["id"] for a in high if a["identity"] in ("neutral", "friend", "assumed_friend")]
 
 
 def test_explain_shows_the_threat_reasoning_and_the_alerts(demo):
