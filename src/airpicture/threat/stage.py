@@ -79,13 +79,12 @@ class ThreatStage:
         self._previous = np.zeros(0, np.int64)
         self.changed: list = []
         self._last_level: dict[int, int] = {}
-        self._first_seen: dict[int, float] = {}
-        self._entry: dict[int, float] = {}  # first time each track was seen inside a protected zone
         # per track slot (grown as tracks appear): latest and peak threat, for threat.json / explain
         self._slot_tid = np.zeros(0, np.int64)  # track id of each slot, in order of first appearance
         self._sorted_tid = np.zeros(0, np.int64)  # the same ids sorted, and their slots, to look ids up
         self._sorted_slot = np.zeros(0, np.int64)
-        self._t_first = np.zeros(0)
+        self._t_first = np.zeros(0)  # first time in the picture
+        self._t_entry = np.zeros(0)  # first time seen inside a protected zone (NaN: never)
         self._t_last = np.zeros(0)
         self._level = np.zeros(0, np.int8)
         self._score = np.zeros(0)
@@ -102,15 +101,14 @@ class ThreatStage:
         n = len(firm)
         ids = np.asarray(firm.track_id, np.int64)
         lost = np.setdiff1d(self._previous, ids)
-        for tid in np.setdiff1d(ids, self._previous).tolist():
-            self._first_seen.setdefault(int(tid), float(t))
+        slots = self._slots(ids, float(t))  # new tracks: first seen now
         k = self.protected
         reasons = scores.reasons()
         # a track the scoring table rates no threat at all (a bird, a slow Unknown far from everything) raises no
         # intrusion alert: it is in the picture, not a call for attention
         in_any = g.zones.inside[:, k].any(axis=1) if k else np.zeros(n, bool)
-        for tid in ids[in_any].tolist():
-            self._entry.setdefault(int(tid), float(t))
+        first_in = slots[in_any & np.isnan(self._t_entry[slots])]
+        self._t_entry[first_in] = float(t)
         inside = g.zones.inside[:, k] & (scores.level > 0)[:, None]
         entry = np.where((scores.level > 0)[:, None], g.zones.entry_s[:, k], np.inf)
         # the alerts this step raised or cleared, for the sinks (the display, the recorder)
@@ -139,12 +137,13 @@ class ThreatStage:
         """Alerts by kind, acknowledgement, flapping, and per hostile or suspect track that entered a protected
         zone: first seen, entry, first alert, lead time, and whether the issue's 60 s target applied and was
         met (`lead_time_report`)."""
-        s = self.alerts.summary(entry_times=self._entry)
+        first_seen = dict(zip(self._slot_tid.tolist(), self._t_first.tolist()))
+        s = self.alerts.summary(entry_times=self._entry_times())
         leads = {}
         for entry in s["lead_times"]:
             if entry["identity"] in (IDENTITIES[HOSTILE], IDENTITIES[SUSPECT]):  # the alert engine gives names
                 tid = int(entry["track_id"])
-                leads[str(tid)] = lead_time_report(entry, self._first_seen.get(tid))
+                leads[str(tid)] = lead_time_report(entry, first_seen.get(tid))
         applies = [e for e in leads.values() if e["target_applies"]]
         target = {
             "lead_s": LEAD_TARGET_S,
@@ -181,6 +180,7 @@ class ThreatStage:
             k = new.size
             self._slot_tid = np.concatenate([self._slot_tid, new])
             self._t_first = np.concatenate([self._t_first, np.full(k, float(t))])
+            self._t_entry = np.concatenate([self._t_entry, np.full(k, np.nan)])
             self._t_last = np.concatenate([self._t_last, np.full(k, np.nan)])
             self._level = np.concatenate([self._level, np.zeros(k, np.int8)])
             self._score = np.concatenate([self._score, np.zeros(k)])
@@ -207,4 +207,9 @@ class ThreatStage:
         return {"format": "airpicture-threat", "version": 1, "levels": list(LEVELS), "tracks": tracks}
 
     def to_json(self) -> dict:
-        return self.alerts.to_json(entry_times=self._entry)
+        return self.alerts.to_json(entry_times=self._entry_times())
+
+    def _entry_times(self) -> dict:
+        """Track id -> first time the picture showed it inside a protected zone (the lead times' entry)."""
+        ok = np.isfinite(self._t_entry)
+        return dict(zip(self._slot_tid[ok].tolist(), self._t_entry[ok].tolist()))
