@@ -211,6 +211,10 @@ def test_acknowledgement_and_timeline():
     s = e.summary()
     assert s["acknowledged_by_kind"]["zone_intrusion"] == 1
     assert s["acknowledged_by_kind"]["predicted_intrusion"] == 0
+    assert s["acknowledged"] == 1 and s["unacknowledged"] == s["alerts"] - 1
+    # the zone alert is acknowledged and cleared; what waits for an operator is the other active alerts
+    assert s["unacknowledged_active_by_kind"]["zone_intrusion"] == 0
+    assert s["unacknowledged_active"] == sum(s["active_by_kind"].values())
     # a later intrusion of the same track and zone is a new alert with the next stable id
     run(e, range(60, 70), lambda t: inp(t, [8], inside=[[False, True]]))
     assert [x.id for x in e.alerts(kind="zone_intrusion")] == ["zone_intrusion:8:CTR:1", "zone_intrusion:8:CTR:2"]
@@ -272,8 +276,10 @@ def test_to_json_holds_timelines():
     doc = json.loads(json.dumps(e.to_json(), allow_nan=False))
     a = {x["id"]: x for x in doc["alerts"]}["zone_intrusion:1:NFZ:1"]
     assert [ev["event"] for ev in a["timeline"]] == ["raised", "acknowledged"]
-    assert a["active"] and a["acknowledged_by"] == "op"
+    assert a["active"] and a["acknowledged_by"] == "op" and a["acknowledged"] == 10.0
     assert doc["summary"]["raised_by_kind"]["zone_intrusion"] == 1
+    assert doc["summary"]["acknowledged"] == 1
+    assert doc["summary"]["unacknowledged_active"] == doc["summary"]["alerts"] - 1
 
 
 def test_bad_inputs_name_the_field():

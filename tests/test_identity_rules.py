@@ -334,6 +334,13 @@ def test_adsb_emergency_state_flags():
     ({"category": "A7"}, "rotary_wing", "ADS-B rotorcraft"),
     ({"category": "B6"}, "uav", "ADS-B UAV"),
     ({"class_hint": "bird", "speed_mps": 12.0, "altitude_m": 80.0}, "bird", "bird (tracker)"),
+    # birds answer no interrogation: a replayed IFF reply or a squawk makes a bird-like track something else
+    ({"class_hint": "bird", "speed_mps": 6.0, "altitude_m": 50.0, "iff_failure": "replayed_nonce"}, "uav",
+     "slow, low, no transponder: UAV"),
+    ({"class_hint": "bird", "speed_mps": 12.0, "altitude_m": 80.0, "squawk": "7000"}, "unknown", ""),
+    # ... but an interrogation nothing answered (every bird the IFF radar sweeps) leaves it a bird
+    ({"class_hint": "bird", "speed_mps": 12.0, "altitude_m": 80.0, "iff_failure": "no_reply"}, "bird",
+     "bird (tracker)"),
     ({"speed_mps": 200.0, "altitude_m": 8000.0, "squawk": "1234"}, "fixed_wing", "fast: fixed wing"),
     ({"speed_mps": 12.0, "altitude_m": 100.0}, "uav", "slow, low, no transponder: UAV"),
     ({"speed_mps": 60.0, "altitude_m": 300.0, "squawk": "4530"}, "unknown", ""),

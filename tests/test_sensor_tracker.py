@@ -343,6 +343,57 @@ def test_bird_class_hint_for_slow_low_erratic_tracks():
     assert last.track_class[plane] == "unknown"
 
 
+def test_drone_flying_legs_is_no_bird_after_one_held_leg_and_stays_so_through_its_corners():
+    """The bird hint's presumption ends once a slow low track holds a course (bird_release_s); turns always the
+    same way (a drone's loop) do not bring it back, while a wandering flock (turning both ways) stays a bird."""
+    rng = np.random.default_rng(15)
+    # a short-range radar like the demo's (1 s, 15 m, 1 m/s range rate): a 50 m range sigma leaves an 8 m/s
+    # target's heading unknown
+    site = radar_site("sr", 45.0, 10.0, 30.0, scan_period_s=1.0, sigma_azimuth_rad=0.1 * DEG, sigma_range_m=15.0,
+                      sigma_range_rate_mps=1.0)
+    dt = 0.1
+    t_grid = np.arange(0, 240.0 + dt, dt)
+    # drone: 8 m/s, a square loop of 50 s legs (right turns of 90 deg at 45 deg/s)
+    turn = np.where(np.mod(t_grid, 52.0) >= 50.0, 45.0 * DEG * dt, 0.0)
+    drone_heading = np.cumsum(turn)
+    drone_en = np.cumsum(8.0 * dt * np.column_stack([np.sin(drone_heading), np.cos(drone_heading)]), axis=0)
+    bird_heading = np.cumsum(rng.normal(0, 0.35 * np.sqrt(dt), t_grid.size))
+    bird_en = np.cumsum(12.0 * dt * np.column_stack([np.sin(bird_heading), np.cos(bird_heading)]), axis=0)
+    starts = [site.to_enu(geo.geodetic_to_ecef(*geo.destination(site.lat_rad, site.lon_rad, b, 6e3), 80.0))
+              for b in (0.7, 2.5)]
+
+    def state(t):
+        t = np.broadcast_to(np.asarray(t, float), (2,))
+        pos, vel = np.zeros((2, 3)), np.zeros((2, 3))
+        for k, en_all in enumerate((drone_en, bird_en)):
+            i = int(np.clip(t[k] / dt, 0, t_grid.size - 2))
+            en = en_all[i] + (en_all[i + 1] - en_all[i]) * (t[k] / dt - i)
+            pos[k] = site.to_ecef(starts[k] + [en[0], en[1], 0.0])
+            vel[k] = geo.enu_vectors_to_ecef(np.r_[(en_all[i + 1] - en_all[i]) / dt, 0.0], site.rotation)
+        return pos, vel
+
+    plots = simulate_radar(site, state, 240.0, rng)
+    snaps = _run(SensorTracker([site], TrackerConfig()), plots, 240.0, 1.0)
+    drone_class, bird_class = [], []
+    for snap in snaps:
+        firm = _firm(snap)
+        if len(firm) == 0:
+            continue
+        pos, _ = state(snap.time[0])
+        for k, out in ((0, drone_class), (1, bird_class)):
+            d = np.linalg.norm(firm.position - pos[k], axis=1)
+            if d.min() < 300.0:
+                out.append((snap.time[0], firm.track_class[np.argmin(d)]))
+    drone_t = np.array([t for t, c in drone_class if c != "bird"])
+    release = TrackerConfig().bird_release_s
+    # a bird while its first leg is young, then not: within release + a few s of convergence, and never again
+    # through four right-angle corners
+    assert drone_t.size and drone_t[0] <= release + 10.0
+    assert all(c != "bird" for t, c in drone_class if t > drone_t[0])
+    assert [c for _, c in drone_class].count("bird") >= 3
+    assert all(c == "bird" for _, c in bird_class)
+
+
 def test_last_snr_and_sensor_are_kept():
     site = radar_site("r", 45.0, 10.0, 30.0)
     state = great_circle_truth([45.3], [10.3], [0.0], 200.0, 5000.0)

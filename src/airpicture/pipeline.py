@@ -287,6 +287,14 @@ def print_summary(summary: dict, out_dir: Path, console) -> None:
     birds = summary.get("birds", {})
     if birds:
         table.add_row("birds", birds.get("verdict", ""))
+    al = summary.get("alerts") or {}
+    if al.get("raised_by_kind"):
+        kinds = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in al["raised_by_kind"].items() if v)
+        table.add_row("alerts", f"{al.get('alerts', 0)} raised ({kinds or 'none'}); {al.get('unacknowledged_active', 0)} "
+                      f"active unacknowledged; most raises of one track, kind and zone a minute: "
+                      f"{al.get('max_raises_per_track_kind_in_window', 0)}")
+        for tid, e in (al.get("hostile_or_suspect_lead_times") or {}).items():
+            table.add_row(f"lead time T{tid} ({e.get('identity')})", e.get("verdict", ""))
     table.add_row("wall time", f"{summary['wall_s']:.1f} s (tracker {summary['tracker_wall_s']:.1f} s)")
     table.add_row("outputs", str(out_dir))
     console.print(table)

@@ -612,12 +612,14 @@ class AlertEngine:
         raised = {k: 0 for k in KINDS}
         active = {k: 0 for k in KINDS}
         acked = {k: 0 for k in KINDS}
+        unacked_active = {k: 0 for k in KINDS}
         first: dict[int, Alert] = {}
         raises: dict[tuple, list] = {}
         for a in self._alerts:
             raised[a.kind] += 1
             active[a.kind] += a.active
             acked[a.kind] += a.acknowledged is not None
+            unacked_active[a.kind] += a.active and a.acknowledged is None
             first.setdefault(a.track_id, a)
             raises.setdefault((a.track_id, a.kind, a.zone), []).append(a.raised)
         w = self.config.flap_window_s
@@ -645,6 +647,11 @@ class AlertEngine:
             "raised_by_kind": raised,
             "active_by_kind": active,
             "acknowledged_by_kind": acked,
+            # what still waits for an operator: active and not acknowledged
+            "unacknowledged_active_by_kind": unacked_active,
+            "acknowledged": sum(acked.values()),
+            "unacknowledged": len(self._alerts) - sum(acked.values()),
+            "unacknowledged_active": sum(unacked_active.values()),
             "max_raises_per_track_kind_in_window": worst,
             "flap_window_s": w,
             "worst_flapper": None if worst_key is None else

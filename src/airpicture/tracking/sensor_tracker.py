@@ -88,9 +88,11 @@ class TrackerConfig:
     passive_only_max_s: float = 20.0  # no radar update for this long: deleted (bearings alone leave range unobservable)
     bird_max_speed_mps: float = 25.0
     bird_max_altitude_m: float = 1500.0
-    bird_heading_consistency: float = 0.95  # |mean unit heading| below this = erratic: "bird" latches on
-    bird_steady_consistency: float = 0.98  # ... and at or above this = steady: the latch releases
-    bird_heading_time_constant_s: float = 15.0
+    bird_turn_deg: float = 20.0  # a heading this far off the current leg's mean heading starts a new leg (a turn)
+    bird_wheel_window_s: float = 30.0  # turns both left and right within this = wheeling about: "bird"
+    bird_release_s: float = 12.0  # a slow low track counts as a bird until it holds one leg this long ...
+    bird_wheeled_release_s: float = 45.0  # ... or this long once it has been seen wheeling
+    bird_heading_sigmas: float = 4.0  # a heading sample counts once the speed is this many velocity sigmas
     bird_min_updates: int = 2
     bird_fast_sigmas: float = 3.0  # "fast" only when speed - this many sigmas >= bird_max_speed_mps
     # transponder (ADS-B) reports, see tracking/transponder.py
@@ -142,11 +144,12 @@ class TrackerConfig:
             bad("association", f"must be one of {ASSOCIATORS}")
         if self.motion not in MOTIONS:
             bad("motion", f"must be one of {MOTIONS}")
-        if not 0 < self.bird_heading_consistency <= self.bird_steady_consistency <= 1:
-            bad("bird_heading_consistency", "needs 0 < bird_heading_consistency <= bird_steady_consistency <= 1")
+        if not 0 < self.bird_turn_deg < 180:
+            bad("bird_turn_deg", "must be in (0, 180)")
         for name in ("max_position_sigma_m", "init_speed_sigma_mps", "max_speed_mps", "init_vertical_speed_sigma_mps",
                      "assumed_altitude_sigma_m", "frame_window_s", "imm_transition_interval_s",
-                     "bird_heading_time_constant_s", "passive_coast_after_s", "passive_only_max_s",
+                     "bird_wheel_window_s", "bird_release_s", "bird_wheeled_release_s",
+                     "passive_coast_after_s", "passive_only_max_s",
                      "adsb_coast_after_s", "adsb_reinit_d2"):
             if not getattr(self, name) > 0:
                 bad(name, "must be positive")
@@ -154,6 +157,7 @@ class TrackerConfig:
                      "manoeuvre_turn_rate_sigma_rps", "manoeuvre_accel_mps2", "turn_accel_psd_horizontal",
                      "turn_accel_psd_vertical",
                      "vertical_speed_hold_sigma_mps", "vertical_speed_hold_above_m", "bird_fast_sigmas",
+                     "bird_heading_sigmas",
                      "adsb_max_lag_s", "adsb_number_memory_s", "adsb_update_interval_s"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
@@ -301,8 +305,15 @@ class SensorTracker(TransponderMixin):
         t.add_field("last_snr_db", (), np.float64, np.nan)
         t.add_field("last_sensor", (), np.int32, -1)
         t.add_field("n_updates", (), np.int32, 0)
-        t.add_field("heading_mean", (3,), np.float64, 0.0)
-        t.add_field("erratic", (), bool, True)  # a heading not yet established counts as erratic
+        # bird hint (_record_heading): the current leg (sum of its unit headings, start time), the last turn
+        # each way, and the latch (a slow low track is taken for a bird until it has held a course)
+        t.add_field("leg_sum", (3,), np.float64, 0.0)
+        t.add_field("leg_start", (), np.float64, np.nan)
+        t.add_field("turn_left_t", (), np.float64, -np.inf)
+        t.add_field("turn_right_t", (), np.float64, -np.inf)
+        t.add_field("turn_pending", (), np.int8, 0)  # +1 / -1: the last sample was off the leg to the left / right
+        t.add_field("wheeled", (), bool, False)
+        t.add_field("erratic", (), bool, True)
         t.add_field("last_hit_by_sensor", (max(len(self.sensors), 1),), np.float64, -np.inf)
         # chi-square quantiles (scipy.special: importing scipy.stats costs seconds)
         self._gate_d2 = {d: filters.chi2_quantile(self.config.gate_probability, d) for d in range(1, 5)}
@@ -960,24 +971,65 @@ class SensorTracker(TransponderMixin):
         tab.last_sensor[hit_slots] = s
         tab.last_hit_by_sensor[hit_slots, s] = t_hit
         tab.n_updates[hit_slots] += 1
-        # Heading consistency: exponentially time-weighted mean of the unit horizontal velocity
-        # (record_scan has not yet overwritten last_update_time: it still holds the previous hit).
+        self._record_heading(hit_slots, t_hit)
+
+    def _record_heading(self, hit_slots, t_hit):
+        """Legs and turns of each hit track's heading, for the bird hint (`_track_class`).
+
+        Only headings the filter has established count: a young track's velocity is mostly its prior (350 m/s
+        sigma) and points anywhere - counting those samples made every new slow track "erratic" until its
+        heading mean had forgotten them, ~20 s (the demo's drones launched inside the control zone were birds,
+        so no threat, for their first 21-29 s). A sample counts once the horizontal speed is
+        ``bird_heading_sigmas`` sigmas of the horizontal velocity (heading error below ~15 deg at 4).
+
+        A leg is a stretch of samples within ``bird_turn_deg`` of its own mean heading; a sample beyond that is
+        a turn (left or right) and starts a new leg. A flock wheels about, turning both ways again and again;
+        a drone flies legs and turns at waypoints, a loop turning always the same way. So: wheeling (turns
+        both ways within ``bird_wheel_window_s``) latches "erratic", and one leg held ``bird_release_s``
+        without wheeling releases it. New tracks start erratic (a slow low echo is taken for a bird until it
+        holds a course); a single turn does not latch, so a drone's corners no longer make it a bird for a
+        minute (the old heading mean needed ~60 s to forget a 90 deg turn).
+        """
+        cfg = self.config
+        tab = self.table
         x = tab.x[hit_slots]
         up = filters.up_vectors(x[:, POS])
         v = x[:, VEL]
         vh = v - np.sum(v * up, axis=1, keepdims=True) * up
-        unit = vh / np.maximum(np.linalg.norm(vh, axis=1, keepdims=True), 1e-9)
-        dt = t_hit - tab.last_update_time[hit_slots]
-        alpha = 1.0 - np.exp(-np.nan_to_num(dt, nan=np.inf) / self.config.bird_heading_time_constant_s)
-        alpha = np.maximum(alpha, 1.0 / np.maximum(tab.n_updates[hit_slots] - 1, 1))
-        tab.heading_mean[hit_slots] = (1 - alpha)[:, None] * tab.heading_mean[hit_slots] + alpha[:, None] * unit
-        # Hysteresis: erratic once the heading wanders, until it has been steady for a while.
-        consistency = np.linalg.norm(tab.heading_mean[hit_slots], axis=1)
-        # The mean of a few headings is trivially consistent: release only once it spans a time constant.
-        span = t_hit - tab.birth_time[hit_slots]
-        steady = (consistency >= self.config.bird_steady_consistency) & (
-            span >= self.config.bird_heading_time_constant_s)
-        tab.erratic[hit_slots] = (tab.erratic[hit_slots] | (consistency < self.config.bird_heading_consistency)) & ~steady
+        speed_h = np.linalg.norm(vh, axis=1)
+        p_vel = tab.P[hit_slots][:, VEL, VEL]
+        # horizontal velocity variance per axis: (trace - vertical) / 2
+        var_h = 0.5 * (np.trace(p_vel, axis1=1, axis2=2) - np.einsum("ki,kij,kj->k", up, p_vel, up))
+        ok = speed_h >= cfg.bird_heading_sigmas * np.sqrt(np.maximum(var_h, 0.0))
+        s_ok = hit_slots[ok]  # a frame updates each track once
+        if s_ok.size == 0:
+            return
+        unit = vh[ok] / speed_h[ok, None]
+        t = np.asarray(t_hit, float)[ok]
+        up = up[ok]
+        leg = tab.leg_sum[s_ok]
+        has_leg = np.isfinite(tab.leg_start[s_ok])
+        ref = leg / np.maximum(np.linalg.norm(leg, axis=1, keepdims=True), 1e-12)
+        # signed angle from the leg's mean heading to this one, positive to the left (counter-clockwise from above)
+        angle = np.arctan2(np.sum(np.cross(ref, unit) * up, axis=1), np.sum(ref * unit, axis=1))
+        side = np.where(has_leg & (np.abs(angle) > np.radians(cfg.bird_turn_deg)), np.sign(angle), 0).astype(np.int8)
+        # a turn counts when two samples in a row are off the leg the same way: one noisy heading (a drone at
+        # 6 m/s reads +-8 deg, now and then 25 deg) would otherwise count as a turn there and one back
+        turn = (side != 0) & (tab.turn_pending[s_ok] == side)
+        tab.turn_pending[s_ok] = np.where(turn, 0, side)
+        left, right = turn & (side > 0), turn & (side < 0)
+        tab.turn_left_t[s_ok[left]] = t[left]
+        tab.turn_right_t[s_ok[right]] = t[right]
+        new_leg = turn | ~has_leg
+        within = side == 0
+        tab.leg_sum[s_ok] = np.where(new_leg[:, None], unit, np.where(within[:, None], leg + unit, leg))
+        tab.leg_start[s_ok[new_leg]] = t[new_leg]
+        wheeling = ((t - tab.turn_left_t[s_ok] <= cfg.bird_wheel_window_s)
+                    & (t - tab.turn_right_t[s_ok] <= cfg.bird_wheel_window_s))
+        wheeled = tab.wheeled[s_ok] | wheeling
+        tab.wheeled[s_ok] = wheeled
+        held = t - tab.leg_start[s_ok] >= np.where(wheeled, cfg.bird_wheeled_release_s, cfg.bird_release_s)
+        tab.erratic[s_ok] = wheeling | (tab.erratic[s_ok] & ~held)
 
     # ------------------------------------------------------------------ misses
     def _charge_misses(self, info: _SensorInfo, s, slots, hit_slots, batch, t_lo, t_hi, t_mid):
@@ -1096,13 +1148,10 @@ class SensorTracker(TransponderMixin):
     def _track_class(self, slots, x) -> np.ndarray:
         """"bird" for slow, low tracks with an erratic heading; "unknown" otherwise.
 
-        Rule: speed minus bird_fast_sigmas (3) times its 1-sigma below bird_max_speed_mps, altitude (above the ellipsoid) < bird_max_altitude_m,
-        at least bird_min_updates updates, and an erratic heading. Heading consistency is the
-        length of the exponentially time-weighted mean (bird_heading_time_constant_s) of unit
-        horizontal velocity vectors, 1 for a steady heading. A track becomes erratic when it
-        falls below bird_heading_consistency and stays so until it reaches
-        bird_steady_consistency (hysteresis, so a flock's straight stretches do not flip it).
-        A slow target whose heading the filter cannot establish counts as erratic too.
+        Rule: speed minus bird_fast_sigmas (3) times its 1-sigma below bird_max_speed_mps, altitude (above the
+        ellipsoid) < bird_max_altitude_m, at least bird_min_updates updates, and an erratic heading
+        (`_record_heading`: not yet held one course for bird_release_s, or wheeling - turning both ways within
+        bird_wheel_window_s). A slow target whose heading the filter cannot establish counts as erratic too.
         """
         cfg = self.config
         tab = self.table
