@@ -66,7 +66,8 @@ def scenarios_command() -> None:
 
 
 def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optional[int],
-         duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False) -> None:
+         duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False,
+         no_record: bool = False) -> None:
     from .pipeline import default_out_dir, print_summary, run_scenario
     from .scenario.loader import load_scenario
 
@@ -85,7 +86,8 @@ def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optio
         raise InputError("choose one of --keystore and --no-keys", field="--no-keys")
     target = out_dir if out_dir is not None else default_out_dir(scenario.name)
     summary = run_scenario(scenario, target, show_progress=True,
-                           keystore="none" if no_keys else (None if keystore is None else str(keystore)))
+                           keystore="none" if no_keys else (None if keystore is None else str(keystore)),
+                           record=not no_record)
     print_summary(summary, target, out)
     if not no_serve:
         # The live display arrives with a later issue; until then runs are headless and
@@ -101,6 +103,7 @@ DURATION_OPT = typer.Option(None, "--duration", help="Override the scenario dura
 KEYSTORE_OPT = typer.Option(None, "--keystore", help="IFF key store of the unit (passphrase from "
                             "$AIRPICTURE_KEYSTORE_PASSPHRASE). Default: a fresh in-memory day key for this run.")
 NO_KEYS_OPT = typer.Option(False, "--no-keys", help="Run as an export unit without IFF keys: nothing authenticates.")
+NO_RECORD_OPT = typer.Option(False, "--no-record", help="Do not record the run into OUT/airpicture.duckdb.")
 
 
 @app.command("run")
@@ -108,19 +111,19 @@ NO_KEYS_OPT = typer.Option(False, "--no-keys", help="Run as an export unit witho
 def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
                 no_serve: bool = NO_SERVE_OPT, seed: Optional[int] = SEED_OPT,
                 duration: Optional[float] = DURATION_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
-                no_keys: bool = NO_KEYS_OPT) -> None:
+                no_keys: bool = NO_KEYS_OPT, no_record: bool = NO_RECORD_OPT) -> None:
     """Run a scenario: simulate sensors, track, identify, score; write summary.json, tracks.parquet, picture.png,
     identity.json."""
-    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys)
+    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys, no_record)
 
 
 @app.command("demo")
 @_reports_errors
 def demo_command(out_dir: Optional[Path] = OUT_OPT, no_serve: bool = NO_SERVE_OPT,
                  seed: Optional[int] = SEED_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
-                 no_keys: bool = NO_KEYS_OPT) -> None:
+                 no_keys: bool = NO_KEYS_OPT, no_record: bool = NO_RECORD_OPT) -> None:
     """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic."""
-    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys)
+    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys, no_record)
 
 
 @app.command("track")
@@ -174,16 +177,20 @@ FORMAT_CHOICES = ("auto", "beast", "beast-hex", "avr", "sbs", "jsonl")
 @_reports_errors
 def replay_command(
     file: Path = typer.Argument(..., help="A recording: Beast (binary or hex text), AVR, SBS or jet1090 JSON "
-                                          "lines; gzip read transparently."),
+                                          "lines; gzip read transparently; or an airpicture recording "
+                                          "(OUT/airpicture.duckdb), played back."),
     format: str = typer.Option("auto", "--format", help="auto, beast, beast-hex, avr, sbs or jsonl."),
     reference: Optional[str] = typer.Option(
         None, "--reference", help="Receiver position LAT,LON (degrees): local CPR decodes and surface positions."),
     out_dir: Optional[Path] = typer.Option(
         None, "-o", "--out", help="Output folder (default ./airpicture-out/replay-<file>-<timestamp>)."),
     no_serve: bool = NO_SERVE_OPT,
+    no_record: bool = NO_RECORD_OPT,
+    speed: Optional[float] = typer.Option(None, "--speed", help="An airpicture recording: play at this many "
+                                                                "times real time (default: as fast as it goes)."),
 ) -> None:
     """Replay a transponder recording as fast as it goes: decode, track; write summary.json, tracks.parquet,
-    picture.png."""
+    picture.png. An airpicture recording (.duckdb) is played back as it was recorded."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
                                TransferSpeedColumn)
 
@@ -191,6 +198,15 @@ def replay_command(
     from .pipeline import default_out_dir
     from .replay import parse_reference, print_replay_report, replay_file
 
+    from .recording import is_duckdb_file
+
+    if file.suffix == ".duckdb" or is_duckdb_file(file):  # an airpicture recording: play it back
+        from .recording.cli import replay_recording
+
+        replay_recording(file, speed=speed, console=out)
+        if not no_serve:
+            console.print("[dim]live display not available yet: played headless[/]")
+        return
     if format not in FORMAT_CHOICES:
         raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES)})", field="--format")
     ref = parse_reference(reference)
@@ -203,7 +219,7 @@ def replay_command(
         def on_chunk(done: int, total) -> None:
             progress.update(task, completed=done, total=total)
 
-        summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk)
+        summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk, record=not no_record)
     print_replay_report(summary, out)
     if not no_serve:
         # The live display arrives with a later issue; until then replays are headless.
@@ -226,6 +242,7 @@ def ingest_command(
     max_messages: Optional[int] = typer.Option(None, "--max-messages", help="Stop after this many messages."),
     read_timeout: float = typer.Option(10.0, "--read-timeout",
                                        help="Reconnect when the feed is silent this long (s)."),
+    no_record: bool = NO_RECORD_OPT,
 ) -> None:
     """Follow a live transponder feed, keep the picture across reconnects; on Ctrl-C / SIGTERM / --duration /
     --max-messages write summary.json, tracks.parquet, picture.png."""
@@ -247,11 +264,12 @@ def ingest_command(
 
         with Live(console=console, transient=True, refresh_per_second=4) as live:
             summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
-                                  max_messages=max_messages, read_timeout=read_timeout,
+                                  max_messages=max_messages, read_timeout=read_timeout, record=not no_record,
                                   on_status=lambda status: live.update(status_table(status)))
     else:  # a log: one plain line every 10 s
         summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
                               max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0,
+                              record=not no_record,
                               on_status=lambda status: status["final"] or console.print(
                                   status_line(status), highlight=False, markup=False, soft_wrap=True))
     print_ingest_report(summary, out)
@@ -272,6 +290,18 @@ def explain_command(
     from .identity.explain import explain
 
     print(explain(track_id, out_dir, as_json=as_json))
+
+
+@app.command("export")
+@_reports_errors
+def export_command(
+    recording: Path = typer.Argument(..., help="An airpicture recording (OUT/airpicture.duckdb)."),
+    parquet: Path = typer.Option(..., "--parquet", help="Folder to write one Parquet file per table into."),
+) -> None:
+    """Export a recording's tables (tracks, measurements, alerts, ...) to Parquet."""
+    from .recording.cli import export_recording
+
+    export_recording(recording, parquet, console=out, progress_console=console)
 
 
 from .identity.keys_cli import keys_app  # noqa: E402  (imports no cryptography until a keys command runs)

@@ -419,13 +419,14 @@ def input_size(path) -> int | None:
 
 
 def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: TrackerConfig | None = None,
-                progress=None, chunk_bytes: int = 1 << 22, title: str | None = None, sinks=None) -> dict:
+                progress=None, chunk_bytes: int = 1 << 22, title: str | None = None, sinks=None,
+                record: bool = True) -> dict:
     """Replay a recording as fast as it goes: read chunk by chunk (``sources.iter_file``), decode, track,
     write ``summary.json``, ``tracks.parquet`` and ``picture.png`` into ``out_dir``; returns the summary.
 
     ``progress(done_bytes, total_bytes)`` is called after each chunk (bytes of the uncompressed input; the
     total may be None). Bad input raises ``InputError`` after ``summary.json`` was written with the counters
-    and an ``error`` line.
+    and an ``error`` line. ``record``: also record the picture, second by second, into ``OUT/airpicture.duckdb``.
     """
     from .errors import InputError
     from .sources import iter_file
@@ -434,6 +435,10 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
     out_dir = Path(out_dir)
     started = _time.perf_counter()
     picture = TransponderPicture(reference=reference, config=config)
+    if record:
+        from .recording import add_recorder
+
+        sinks = add_recorder(sinks, out_dir)
     if sinks:
         from .picture import PictureContext
 
@@ -466,6 +471,8 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
         summary = _replay_summary(picture, path, used, started, read_s)
         summary["error"] = str(exc)
         out_dir.mkdir(parents=True, exist_ok=True)
+        if sinks:
+            sinks.close(summary)
         (out_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
         raise
     if progress is not None:
