@@ -150,6 +150,7 @@ class RecordingPlayer:
                 if self._index >= n:
                     if not self.hold:
                         return None
+                    self._playing = False  # the end: paused there until a seek, play or stop
                     self._cond.wait()
                     continue
                 if not self._playing:
