@@ -281,10 +281,11 @@ def test_kill_9_loses_at_most_the_last_second(tmp_path):
         frame = r.frame_at(times[-1])
         assert len(frame) > 0
     # a contiguous prefix of the frames handed over, and every frame older than ~1 s before the kill is there
-    # (1 s flush interval; 0.5 s slack for a commit in progress on a loaded machine)
+    # (1 s flush interval; 1 s slack for a commit in progress on a loaded 2-core machine)
     assert times == [t for t, _ in stamps[:len(times)]]
-    old = [t for t, wall in stamps if wall < killed_at - 1.5]
-    assert old and set(old) <= set(times)
+    lost = [killed_at - wall for t, wall in stamps if t not in set(times)]
+    assert max(lost, default=0.0) < 2.0, lost
+    assert len(times) >= len(stamps) - 8  # 4 frames a second: at most ~2 s of frames
     with RecordingReader(copy / FILE_NAME) as r:
         assert r.times.tolist() == times
 
@@ -352,3 +353,28 @@ def test_cli_newer_schema_version(demo, tmp_path):
     con.execute("CREATE TABLE t (x INTEGER)")
     con.close()
     assert_one_line_error(airpicture("export", other, "--parquet", tmp_path / "pq"), "other.duckdb")
+
+
+def test_interrupted_run_keeps_what_it_recorded(tmp_path):
+    """An exception ends the process without close: the pending frames are written and checkpointed at exit."""
+    script = tmp_path / "interrupted.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from airpicture.picture import PictureContext, PictureFrame, SinkSet
+        from airpicture.recording import Recorder
+
+        sinks = SinkSet([Recorder(sys.argv[1], flush_interval_s=60.0)])
+        sinks.open(PictureContext(name="interrupted"))
+        for t in range(5):
+            sinks.step(PictureFrame.empty(float(t)))
+        raise RuntimeError("the run failed")
+    """))
+    path = tmp_path / "rec.duckdb"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    result = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 1 and "the run failed" in result.stderr
+    assert not Path(str(path) + ".wal").exists()
+    with RecordingReader(path) as r:
+        assert r.times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and r.summary is None
+        assert r.context.name == "interrupted" and len(r.frame_at(4.0)) == 0

@@ -7,6 +7,7 @@ Every problem with the file (missing, not DuckDB, truncated, not a recording, a 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ class RecordingReader:
         import duckdb
 
         self.path = Path(path)
+        self._lock = threading.RLock()  # one connection, used by the player's and the web service's threads
         src = str(self.path)
         if not self.path.is_file():
             raise InputError("no such recording", source=src)
@@ -100,14 +102,16 @@ class RecordingReader:
         import duckdb
 
         try:
-            return self._con.execute(sql, list(params)).fetchnumpy()
+            with self._lock:
+                return self._con.execute(sql, list(params)).fetchnumpy()
         except duckdb.Error as exc:
             raise InputError(f"cannot read the recording: {_first_line(exc)}", source=str(self.path)) from None
 
     def document(self, name: str):
         """A JSON document (``context``, ``summary``, ``identity``, ``alerts``, ``threat``), or None."""
-        rows = self._con.execute("SELECT json FROM documents WHERE name = ? ORDER BY frames DESC LIMIT 1",
-                                 [name]).fetchall()
+        with self._lock:
+            rows = self._con.execute("SELECT json FROM documents WHERE name = ? ORDER BY frames DESC LIMIT 1",
+                                     [name]).fetchall()
         return json.loads(rows[0][0]) if rows else None
 
     @property
@@ -117,13 +121,15 @@ class RecordingReader:
 
     @property
     def meta(self) -> dict:
-        cur = self._con.execute("SELECT * FROM meta")
-        return dict(zip([d[0] for d in cur.description], cur.fetchone()))
+        with self._lock:
+            cur = self._con.execute("SELECT * FROM meta")
+            return dict(zip([d[0] for d in cur.description], cur.fetchone()))
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""
-        return {t: int(self._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES
-                if t in self.tables}
+        with self._lock:
+            return {t: int(self._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES
+                    if t in self.tables}
 
     def __len__(self) -> int:
         return int(self.times.size)

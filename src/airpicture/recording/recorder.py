@@ -10,6 +10,7 @@ log into the file and closes it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import threading
@@ -116,6 +117,23 @@ class Recorder:
         self.rows["documents"] += 1
         self._thread = threading.Thread(target=self._writer, name="airpicture-recorder", daemon=True)
         self._thread.start()
+        atexit.register(self._at_exit)  # an interrupted run (Ctrl-C, an exception) keeps what it recorded
+
+    def _at_exit(self) -> None:
+        """The interpreter exits without ``close``: write what is pending and checkpoint (no summary)."""
+        if self._con is None or self.closed:
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+        try:
+            self.flush()
+            with self._db_lock:
+                self._con.execute("CHECKPOINT")
+                self._con.close()
+            self.closed = True
+        except Exception:  # exiting anyway: the log holds what was committed
+            pass
 
     def step(self, frame) -> None:
         if self._con is None:
@@ -158,6 +176,7 @@ class Recorder:
             con.execute("CHECKPOINT")
             con.close()
         self.closed = True
+        atexit.unregister(self._at_exit)
         self.counts["bytes"] = self.path.stat().st_size if self.path.exists() else 0
         self.counts["rows"] = sum(self.rows.values())
 
@@ -218,8 +237,8 @@ class Recorder:
         frames = [f for _, _, f in batch]
         ftime = np.array([f.time for f in frames], float)
         n_tracks = np.array([len(f) for f in frames], np.int64)
-        has_meas = np.array([f.measurements is not None for f in frames], bool)
-        n_meas = np.array([0 if f.measurements is None else len(f.measurements["time"]) for f in frames], np.int64)
+        has_meas = np.array([f.measurements is not None and self.record_measurements for f in frames], bool)
+        n_meas = np.array([len(f.measurements["time"]) if h else 0 for f, h in zip(frames, has_meas)], np.int64)
         out = {"frames": pa.table({
             "frame": index, "time": ftime,
             "epoch_unix": pa.array([f.epoch_unix for f in frames], pa.float64()),
@@ -228,7 +247,7 @@ class Recorder:
             "has_measurements": has_meas, "n_alerts": np.array([len(f.alerts) for f in frames], np.int32)})}
         out["tracks"] = _rows_table(index, ftime, n_tracks, [f.columns for f in frames], COLUMNS, "tracks")
         if self.record_measurements:
-            mf = [f for f in frames if f.measurements is not None]
+            mf = [f for f, h in zip(frames, has_meas) if h]
             keep = has_meas
             out["measurements"] = _rows_table(index[keep], ftime[keep], n_meas[keep], [f.measurements for f in mf],
                                               MEASUREMENT_COLUMNS, "measurements")
