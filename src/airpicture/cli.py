@@ -67,7 +67,7 @@ def scenarios_command() -> None:
 
 def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optional[int],
          duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False,
-         cot: Optional[List[str]] = None, asterix: Optional[List[str]] = None) -> None:
+         cot: Optional[List[str]] = None, asterix: Optional[List[str]] = None, no_record: bool = False) -> None:
     from .pipeline import default_out_dir, print_summary, run_scenario
     from .scenario.loader import load_scenario
 
@@ -87,7 +87,8 @@ def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optio
     target = out_dir if out_dir is not None else default_out_dir(scenario.name)
     sinks = _output_sinks(cot, asterix, scenario)
     summary = run_scenario(scenario, target, show_progress=True,
-                           keystore="none" if no_keys else (None if keystore is None else str(keystore)), sinks=sinks)
+                           keystore="none" if no_keys else (None if keystore is None else str(keystore)), sinks=sinks,
+                           record=not no_record)
     print_summary(summary, target, out)
     _print_sinks(summary)
     if not no_serve:
@@ -127,6 +128,7 @@ def _print_sinks(summary: dict) -> None:
             console.print(f"[dim]{name}: {c.get('sent', 0):,} sent, {c.get('dropped', 0):,} dropped, "
                           f"{c.get('errors', 0):,} errors, {c.get('reconnects', 0):,} reconnects"
                           + (f" ({c['first_error']})" if c.get("first_error") else "") + "[/]", highlight=False)
+NO_RECORD_OPT = typer.Option(False, "--no-record", help="Do not record the run into OUT/airpicture.duckdb.")
 
 
 @app.command("run")
@@ -135,10 +137,10 @@ def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
                 no_serve: bool = NO_SERVE_OPT, seed: Optional[int] = SEED_OPT,
                 duration: Optional[float] = DURATION_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
                 no_keys: bool = NO_KEYS_OPT, cot: Optional[List[str]] = COT_OPT,
-                asterix: Optional[List[str]] = ASTERIX_OPT) -> None:
+                asterix: Optional[List[str]] = ASTERIX_OPT, no_record: bool = NO_RECORD_OPT) -> None:
     """Run a scenario: simulate sensors, track, identify, score; write summary.json, tracks.parquet, picture.png,
-    identity.json."""
-    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys, cot, asterix)
+    identity.json, and record it (OUT/airpicture.duckdb)."""
+    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys, cot, asterix, no_record)
 
 
 @app.command("demo")
@@ -146,9 +148,9 @@ def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
 def demo_command(out_dir: Optional[Path] = OUT_OPT, no_serve: bool = NO_SERVE_OPT,
                  seed: Optional[int] = SEED_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
                  no_keys: bool = NO_KEYS_OPT, cot: Optional[List[str]] = COT_OPT,
-                 asterix: Optional[List[str]] = ASTERIX_OPT) -> None:
+                 asterix: Optional[List[str]] = ASTERIX_OPT, no_record: bool = NO_RECORD_OPT) -> None:
     """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic."""
-    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys, cot, asterix)
+    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys, cot, asterix, no_record)
 
 
 @app.command("track")
@@ -202,7 +204,8 @@ FORMAT_CHOICES = ("auto", "beast", "beast-hex", "avr", "sbs", "jsonl")
 @_reports_errors
 def replay_command(
     file: Path = typer.Argument(..., help="A recording: Beast (binary or hex text), AVR, SBS or jet1090 JSON "
-                                          "lines; gzip read transparently; or a pcap / raw file of ASTERIX CAT048."),
+                                          "lines; gzip read transparently; a pcap / raw file of ASTERIX CAT048; or an "
+                                          "airpicture recording (OUT/airpicture.duckdb), played back."),
     format: str = typer.Option("auto", "--format", help="auto, beast, beast-hex, avr, sbs, jsonl or asterix "
                                                         "(auto picks asterix for a pcap)."),
     reference: Optional[str] = typer.Option(
@@ -213,9 +216,13 @@ def replay_command(
     radar_site: Optional[List[str]] = RADAR_SITE_OPT,
     cot: Optional[List[str]] = COT_OPT,
     asterix: Optional[List[str]] = ASTERIX_OPT,
+    no_record: bool = NO_RECORD_OPT,
+    speed: Optional[float] = typer.Option(None, "--speed", help="An airpicture recording: play at this many "
+                                                                "times real time (default: as fast as it goes)."),
 ) -> None:
     """Replay a transponder recording or an ASTERIX CAT048 radar capture as fast as it goes: decode, track; write
-    summary.json, tracks.parquet, picture.png."""
+    summary.json, tracks.parquet, picture.png and a recording. An airpicture recording (.duckdb) is played back as
+    it was recorded."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
                                TransferSpeedColumn)
 
@@ -223,6 +230,15 @@ def replay_command(
     from .pipeline import default_out_dir
     from .replay import parse_reference, print_replay_report, replay_file
 
+    from .recording import is_duckdb_file
+
+    if file.suffix == ".duckdb" or is_duckdb_file(file):  # an airpicture recording: play it back
+        from .recording.cli import replay_recording
+
+        replay_recording(file, speed=speed, console=out)
+        if not no_serve:
+            console.print("[dim]live display not available yet: played headless[/]")
+        return
     if format not in FORMAT_CHOICES + ("asterix",):
         raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES + ('asterix',))})",
                          field="--format")
@@ -246,7 +262,8 @@ def replay_command(
         def on_chunk(done: int, total) -> None:
             progress.update(task, completed=done, total=total)
 
-        summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk, sinks=sinks)
+        summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk, sinks=sinks,
+                              record=not no_record)
     print_replay_report(summary, out)
     _print_sinks(summary)
     if not no_serve:
@@ -272,6 +289,7 @@ def ingest_command(
                                        help="Reconnect when the feed is silent this long (s)."),
     cot: Optional[List[str]] = COT_OPT,
     asterix: Optional[List[str]] = ASTERIX_OPT,
+    no_record: bool = NO_RECORD_OPT,
 ) -> None:
     """Follow a live transponder feed, keep the picture across reconnects; on Ctrl-C / SIGTERM / --duration /
     --max-messages write summary.json, tracks.parquet, picture.png."""
@@ -295,10 +313,11 @@ def ingest_command(
         with Live(console=console, transient=True, refresh_per_second=4) as live:
             summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
                                   max_messages=max_messages, read_timeout=read_timeout, sinks=sinks,
-                                  on_status=lambda status: live.update(status_table(status)))
+                                  record=not no_record, on_status=lambda status: live.update(status_table(status)))
     else:  # a log: one plain line every 10 s
         summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
                               max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0, sinks=sinks,
+                              record=not no_record,
                               on_status=lambda status: status["final"] or console.print(
                                   status_line(status), highlight=False, markup=False, soft_wrap=True))
     print_ingest_report(summary, out)
@@ -329,6 +348,18 @@ def explain_command(
     from .identity.explain import explain
 
     print(explain(track_id, out_dir, as_json=as_json))
+
+
+@app.command("export")
+@_reports_errors
+def export_command(
+    recording: Path = typer.Argument(..., help="An airpicture recording (OUT/airpicture.duckdb)."),
+    parquet: Path = typer.Option(..., "--parquet", help="Folder to write one Parquet file per table into."),
+) -> None:
+    """Export a recording's tables (tracks, measurements, alerts, ...) to Parquet."""
+    from .recording.cli import export_recording
+
+    export_recording(recording, parquet, console=out, progress_console=console)
 
 
 from .identity.keys_cli import keys_app  # noqa: E402  (imports no cryptography until a keys command runs)

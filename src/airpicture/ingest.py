@@ -354,14 +354,18 @@ class LiveIngest:
 
 def ingest_feed(url: str, out_dir, *, format: str = "auto", reference=None, duration: float | None = None,
                 max_messages: int | None = None, on_status=None, status_interval_s: float = 0.5,
-                handle_signals: bool = True, **options) -> dict:
+                handle_signals: bool = True, record: bool = True, **options) -> dict:
     """What ``airpicture ingest`` runs: follow ``url`` until stopped, then write the outputs into ``out_dir``.
 
     A feed that never connected raises an ``InputError`` naming the URL and why, after writing ``summary.json``
     with the counters and the error (a feed that connected but sent nothing still gets its outputs).
-    ``options`` go to :class:`LiveIngest`.
+    ``options`` go to :class:`LiveIngest`. ``record``: also record the picture into ``OUT/airpicture.duckdb``.
     """
     host, port = parse_feed_url(url)
+    if record:
+        from .recording import add_recorder
+
+        options["sinks"] = add_recorder(options.get("sinks"), out_dir)
     run = LiveIngest(host, port, format=format, reference=reference, **options)
     summary = run.run(duration=duration, max_messages=max_messages, on_status=on_status,
                       status_interval_s=status_interval_s, handle_signals=handle_signals)
@@ -373,6 +377,8 @@ def ingest_feed(url: str, out_dir, *, format: str = "auto", reference=None, dura
         summary["error"] = message
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
+        if run.sinks:
+            run.sinks.close(summary)
         (out_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
         raise InputError(message, source=run.url)
     return run.write_outputs(out_dir, summary)

@@ -63,12 +63,14 @@ def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float, adsb=None
     return counts
 
 
-def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None, sinks=None, controls=None) -> dict:
+def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None, sinks=None, controls=None,
+                 record: bool = True) -> dict:
     """Run a scenario end to end and write summary.json, tracks.parquet, picture.png, identity.json into out_dir.
 
     ``sinks``: a ``picture.SinkSet`` (live display, recorder, CoT, ASTERIX, pacer) handed one ``PictureFrame`` per
     step; ``controls``: a ``picture.Controls`` through which an operator acknowledges alerts and overrides
-    identities between steps (docs/live.md).
+    identities between steps (docs/live.md). ``record``: also record the run into ``OUT/airpicture.duckdb``
+    (docs/recording.md).
 
     ``keystore``: None - the unit gets a fresh in-memory IFF day key for this run (never written); "none" - the
     captured export unit without keys (nothing authenticates); a path - that key store (docs/identity.md)."""
@@ -104,6 +106,10 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     identity = IdentityStage(scenario, keystore=keystore)
     threat = ThreatStage(scenario)
     sinks = sinks if sinks is not None else SinkSet()
+    if record:
+        from .recording import add_recorder
+
+        add_recorder(sinks, out_dir)
     controls = controls if controls is not None else Controls()
     controls.attach(alerts=threat.alerts, identity=identity.engine)
     context = PictureContext.of_scenario(scenario, config={"keystore": "none" if keystore == "none" else

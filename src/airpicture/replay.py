@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 import time as _time
@@ -99,6 +101,7 @@ class TransponderPicture:
         self._changes = {"address": [], "time": [], **{name: [] for name in IDENTITY_FIELDS}}
         self._last_identity: dict[int, tuple] = {}
         self._next_frame: float | None = None     # next frame boundary (input time) when feeding sinks
+        self._window_reports: list[AdsbReports] = []  # reports tracked since the last frame (its measurements)
 
     # ------------------------------------------------------------------ feeding
     def feed(self, batch: FrameBatch) -> AdsbReports:
@@ -122,37 +125,63 @@ class TransponderPicture:
         return reports
 
     def feed_framed(self, batch: FrameBatch, sinks, *, step_s: float = 1.0) -> None:
-        """Feed a batch in windows of ``step_s`` of input time and hand ``sinks`` one ``PictureFrame`` at each
-        window boundary crossed (the display and the recorder see the picture second by second, as it was).
-        Frames carry the input's own time base (Unix seconds for a recording with timestamps)."""
+        """Feed a batch and hand ``sinks`` one ``PictureFrame`` at each ``step_s`` boundary of input time crossed
+        (the display and the recorder see the picture second by second, as it was). The batch is decoded once;
+        its reports go to the tracker window by window. Frames carry the input's own time base (Unix seconds
+        for a recording with timestamps)."""
         times = np.asarray(batch.time, dtype=np.float64)
         if not len(batch) or not np.isfinite(times).any():
             self.feed(batch)
             self.emit_frames(sinks, self.now, step_s=step_s)
             return
-        # a running maximum orders the cuts even when a few stamps step back (they stay in their window)
-        running = np.maximum.accumulate(np.where(np.isfinite(times), times, -np.inf))
+        self.batches += 1
+        t0 = _time.perf_counter()
+        reports = self.decoder.process(batch)
+        self.stage_s["decode"] += _time.perf_counter() - t0
+        finite = times[np.isfinite(times)]
+        input_running = np.maximum.accumulate(finite)
+        self.first_time = min(self.first_time, float(finite.min()))
         if self._next_frame is None:
-            first = float(times[np.isfinite(times)].min())
-            self._next_frame = math.floor(first / step_s) * step_s + step_s
+            self._next_frame = math.floor(float(finite.min()) / step_s) * step_s + step_s
+        # a running maximum orders the cuts even when a few stamps step back (they stay in their window)
+        rt = np.asarray(reports.time, dtype=np.float64)
+        if rt.size > 1 and (np.diff(rt) < 0).any():  # the decoder may group reports by aircraft: cut by time
+            reports = _take_reports(reports, np.argsort(rt, kind="stable"))
+            rt = np.asarray(reports.time, dtype=np.float64)
+        running = np.maximum.accumulate(np.where(np.isfinite(rt), rt, -np.inf)) if rt.size else rt
         start = 0
-        while start < len(batch):
+        while True:
             stop = int(np.searchsorted(running, self._next_frame, side="right"))
-            if stop >= len(batch):
-                self.feed(batch.take(slice(start, None)) if start else batch)
-                break
             if stop > start:
-                self.feed(batch.take(slice(start, stop)))
+                self._track(_take_reports(reports, slice(start, stop)))
+            if stop >= len(rt) and float(finite.max()) < self._next_frame:
+                break  # the rest of the batch is before the next boundary
             self.emit_frames(sinks, self._next_frame, step_s=step_s)
             start = stop
-            gap_to = math.floor(float(running[stop]) / step_s) * step_s  # a silence inside the batch: skip it
+            # a silence inside the batch: jump to the boundary before its next frame (report or not)
+            after = int(np.searchsorted(input_running, self._next_frame, side="right"))
+            nxt = float(input_running[after]) if after < len(input_running) else float(finite.max())
+            gap_to = math.floor(nxt / step_s) * step_s
             if gap_to > self._next_frame:
                 self._next_frame = gap_to
+        self.now = max(self.now, float(finite.max()))
+        self._note_confirmed()
+
+    def _track(self, reports: AdsbReports) -> None:
+        t1 = _time.perf_counter()
+        self._window_reports.append(reports)
+        self.tracker.process_reports(reports)
+        self._log_identity_changes(reports)
+        rt = np.asarray(reports.time, dtype=np.float64)
+        if np.isfinite(rt).any():
+            self.now = max(self.now, float(np.nanmax(rt)))
+        self.stage_s["track"] += _time.perf_counter() - t1
 
     def emit_frames(self, sinks, upto: float, *, step_s: float = 1.0) -> None:
         """Frames for every window boundary up to ``upto`` not yet emitted (quiet seconds included, at most
         one frame per boundary; a long silence gives one frame, not thousands)."""
         from .picture import build_frame
+        from .picture.frame import measurement_columns
 
         if not math.isfinite(upto):
             return
@@ -163,7 +192,11 @@ class TransponderPicture:
             return
         t = math.floor(upto / step_s) * step_s
         self.advance(t)
-        sinks.step(build_frame(self.states(t), t, epoch_unix=0.0, sensor_names=[self.site.name]))
+        parts = [measurement_columns(reports=r, report_sensor=self.site.name) for r in self._window_reports]
+        self._window_reports = []
+        measured = ({k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else None)
+        sinks.step(build_frame(self.states(t), t, epoch_unix=0.0, sensor_names=[self.site.name],
+                               measurements=measured))
         self._next_frame = t + step_s
 
     def advance(self, now: float) -> None:
@@ -352,6 +385,14 @@ class TransponderPicture:
         return {k: v[order] for k, v in cols.items()}
 
 
+def _take_reports(reports: AdsbReports, index) -> AdsbReports:
+    """Rows of a report batch (every per-row column; the per-batch NACp table kept)."""
+    n = len(reports)
+    cols = {f.name: getattr(reports, f.name) for f in dataclasses.fields(reports)}
+    return AdsbReports(**{k: (v[index] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+                          for k, v in cols.items()})
+
+
 def _with_identity_columns(states: TrackStates) -> TrackStates:
     n = len(states)
     extra = dict(states.extra or {})
@@ -419,13 +460,14 @@ def input_size(path) -> int | None:
 
 
 def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: TrackerConfig | None = None,
-                progress=None, chunk_bytes: int = 1 << 22, title: str | None = None, sinks=None) -> dict:
+                progress=None, chunk_bytes: int = 1 << 22, title: str | None = None, sinks=None,
+                record: bool = True) -> dict:
     """Replay a recording as fast as it goes: read chunk by chunk (``sources.iter_file``), decode, track,
     write ``summary.json``, ``tracks.parquet`` and ``picture.png`` into ``out_dir``; returns the summary.
 
     ``progress(done_bytes, total_bytes)`` is called after each chunk (bytes of the uncompressed input; the
     total may be None). Bad input raises ``InputError`` after ``summary.json`` was written with the counters
-    and an ``error`` line.
+    and an ``error`` line. ``record``: also record the picture, second by second, into ``OUT/airpicture.duckdb``.
     """
     from .errors import InputError
     from .sources import iter_file
@@ -434,6 +476,10 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
     out_dir = Path(out_dir)
     started = _time.perf_counter()
     picture = TransponderPicture(reference=reference, config=config)
+    if record:
+        from .recording import add_recorder
+
+        sinks = add_recorder(sinks, out_dir)
     if sinks:
         from .picture import PictureContext
 
@@ -466,6 +512,8 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
         summary = _replay_summary(picture, path, used, started, read_s)
         summary["error"] = str(exc)
         out_dir.mkdir(parents=True, exist_ok=True)
+        if sinks:
+            sinks.close(summary)
         (out_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
         raise
     if progress is not None:

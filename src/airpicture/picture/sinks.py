@@ -109,9 +109,11 @@ class Pacer:
         if self._start_wall is None:
             self._start_wall, self._start_t = now, frame.time
             return
-        while self.paused.is_set():
-            time.sleep(0.05)
-            self._start_wall, self._start_t = time.monotonic(), frame.time  # resume from here
+        if self.paused.is_set():
+            while self.paused.is_set():
+                time.sleep(0.05)
+            now = time.monotonic()
+            self._start_wall, self._start_t = now, frame.time  # resume from here, without catching up
         due = self._start_wall + (frame.time - self._start_t) / self.speed
         if due > now:
             time.sleep(due - now)
