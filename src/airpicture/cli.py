@@ -260,6 +260,64 @@ def ingest_command(
         console.print("[dim]live display not available yet: ran headless[/]")
 
 
+WORKERS_OPT = typer.Option(None, "--workers", help="Run on a Dask LocalCluster of this many worker processes "
+                           "(default: in this process).")
+SCHEDULER_OPT = typer.Option(None, "--scheduler", help="Run on an existing Dask cluster: its scheduler address, "
+                             "tcp://HOST:8786 (docs/scaling.md).")
+
+
+def _task_progress(what: str):
+    """A rich progress bar of tasks: done, failed, remaining."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    return Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[state]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=console, transient=True)
+
+
+@app.command("montecarlo")
+@_reports_errors
+def montecarlo_command(
+    scenario: str = SCENARIO_ARG,
+    runs: int = typer.Option(..., "--runs", help="Number of replications."),
+    workers: Optional[int] = WORKERS_OPT,
+    scheduler: Optional[str] = SCHEDULER_OPT,
+    out_dir: Optional[Path] = typer.Option(
+        None, "-o", "--out", help="Output folder (default ./airpicture-out/montecarlo-<scenario>-<timestamp>)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Base seed (default: the scenario's); run i gets "
+                                       "SeedSequence(base, spawn_key=(i,))."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Shorten every run to this many seconds."),
+) -> None:
+    """Monte Carlo study: N runs of a scenario with derived seeds; mean and 95 % CI of SIAP, ID-SIAP, GOSPA and
+    alert lead times; writes montecarlo.json, runs.parquet, lead_times.parquet, metrics.png, lead_times.png."""
+    from .cluster import check_workers
+    from .errors import InputError
+    from .montecarlo import print_report, run_study
+    from .pipeline import default_out_dir
+    from .scenario.loader import load_scenario
+
+    if runs < 1:
+        raise InputError(f"{runs}: must be at least 1", field="--runs")
+    check_workers(workers, scheduler)
+    sc = load_scenario(scenario)
+    target = out_dir if out_dir is not None else default_out_dir(f"montecarlo-{sc.name}")
+    with _task_progress(f"montecarlo {sc.name}") as progress:
+        task = progress.add_task("runs", total=runs, state="")
+
+        def on_progress(done: int, failed: int, total: int) -> None:
+            progress.update(task, completed=done + failed,
+                            state=f"{done} done, {failed} failed, {total - done - failed} remaining")
+
+        def on_failure(record: dict) -> None:
+            progress.console.print(f"[red]run {record['run']} (seed {record['seed']}) failed:[/] {record['error']}",
+                                   highlight=False, soft_wrap=True)
+
+        result = run_study(sc, runs, target, base_seed=seed, duration_s=duration, workers=workers,
+                           scheduler=scheduler, on_progress=on_progress, on_failure=on_failure)
+    print_report(result, out)
+
+
 @app.command("explain")
 @_reports_errors
 def explain_command(
