@@ -318,6 +318,56 @@ def montecarlo_command(
     print_report(result, out)
 
 
+@app.command("coverage")
+@_reports_errors
+def coverage_command(
+    scenario: str = SCENARIO_ARG,
+    workers: Optional[int] = WORKERS_OPT,
+    scheduler: Optional[str] = SCHEDULER_OPT,
+    out_dir: Optional[Path] = typer.Option(
+        None, "-o", "--out", help="Output folder (default ./airpicture-out/coverage-<scenario>-<timestamp>)."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Target classes, comma separated, or 'all' "
+                                          "(default: the classes in the scenario)."),
+    range_max_km: Optional[float] = typer.Option(None, "--range-max-km", help="Grid range from the reference "
+                                                 "(default: the farthest sensor reach)."),
+    ranges: int = typer.Option(150, "--ranges", help="Range samples."),
+    altitude_max_m: float = typer.Option(12000.0, "--altitude-max-m", help="Highest altitude (m above sea level)."),
+    altitudes: int = typer.Option(60, "--altitudes", help="Altitude samples (finer near the ground)."),
+    bearings: int = typer.Option(8, "--bearings", help="Bearings from the reference, averaged."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Grid origin LAT,LON (degrees; default: "
+                                            "the first radar)."),
+) -> None:
+    """Coverage study: single-look Pd and first-detection range per target class over range x altitude, per
+    sensor and fused; writes coverage.json, coverage.parquet, first_detection.parquet and PNGs."""
+    from .cluster import check_workers
+    from .coverage import print_report, run_coverage
+    from .pipeline import default_out_dir
+    from .replay import parse_reference
+    from .scenario.classes import TARGET_CLASSES
+    from .scenario.loader import load_scenario
+
+    check_workers(workers, scheduler)
+    ref = parse_reference(reference)
+    sc = load_scenario(scenario)
+    chosen = None
+    if classes:
+        chosen = sorted(TARGET_CLASSES) if classes.strip() == "all" else [c.strip() for c in classes.split(",")
+                                                                          if c.strip()]
+    target = out_dir if out_dir is not None else default_out_dir(f"coverage-{sc.name}")
+    with _task_progress(f"coverage {sc.name}") as progress:
+        task = progress.add_task("blocks", total=None, state="")
+
+        def on_progress(done: int, failed: int, total: int) -> None:
+            progress.update(task, completed=done + failed, total=total,
+                            state=f"{done} blocks done, {failed} failed, {total - done - failed} remaining")
+
+        result = run_coverage(sc, target, classes=chosen,
+                              range_max_m=None if range_max_km is None else range_max_km * 1000.0, ranges=ranges,
+                              altitude_max_m=altitude_max_m, altitudes=altitudes, bearings=bearings, reference=ref,
+                              workers=workers, scheduler=scheduler, on_progress=on_progress)
+    print_report(result, out)
+
+
 @app.command("explain")
 @_reports_errors
 def explain_command(
