@@ -169,33 +169,85 @@ def track_command(
 
 FORMAT_CHOICES = ("auto", "beast", "beast-hex", "avr", "sbs", "jsonl")
 
+WORKERS_OPT = typer.Option(None, "--workers", help="Run on a Dask LocalCluster of this many worker processes "
+                           "(default: in this process).")
+SCHEDULER_OPT = typer.Option(None, "--scheduler", help="Run on an existing Dask cluster: its scheduler address, "
+                             "tcp://HOST:8786 (docs/scaling.md).")
+
+
+def _task_progress(what: str):
+    """A rich progress bar of tasks: done, failed, remaining."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    return Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[state]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=console, transient=True)
+
+
+
 
 @app.command("replay")
 @_reports_errors
 def replay_command(
-    file: Path = typer.Argument(..., help="A recording: Beast (binary or hex text), AVR, SBS or jet1090 JSON "
-                                          "lines; gzip read transparently."),
+    files: list[Path] = typer.Argument(..., help="Recordings: Beast (binary or hex text), AVR, SBS or jet1090 JSON "
+                                                 "lines; gzip read transparently. Several files are several "
+                                                 "recordings, each replayed on its own."),
     format: str = typer.Option("auto", "--format", help="auto, beast, beast-hex, avr, sbs or jsonl."),
     reference: Optional[str] = typer.Option(
         None, "--reference", help="Receiver position LAT,LON (degrees): local CPR decodes and surface positions."),
     out_dir: Optional[Path] = typer.Option(
-        None, "-o", "--out", help="Output folder (default ./airpicture-out/replay-<file>-<timestamp>)."),
+        None, "-o", "--out", help="Output folder (default ./airpicture-out/replay-<file>-<timestamp>); with several "
+                                  "files one sub-folder per file."),
     no_serve: bool = NO_SERVE_OPT,
+    workers: Optional[int] = typer.Option(None, "--workers", help="Split by aircraft address over a Dask "
+                                          "LocalCluster of this many worker processes (docs/scaling.md)."),
+    scheduler: Optional[str] = SCHEDULER_OPT,
+    partitions: Optional[int] = typer.Option(None, "--partitions", help="Address partitions per file (default "
+                                             "2 x workers; in process 1)."),
 ) -> None:
-    """Replay a transponder recording as fast as it goes: decode, track; write summary.json, tracks.parquet,
-    picture.png."""
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TransferSpeedColumn)
-
+    """Replay transponder recordings as fast as they go: decode, track; write summary.json, tracks.parquet,
+    picture.png. With --workers / --scheduler the frames are split by aircraft address across Dask workers and
+    merged: the same tracks as one process."""
+    from .cluster import check_workers
     from .errors import InputError
     from .pipeline import default_out_dir
-    from .replay import parse_reference, print_replay_report, replay_file
+    from .replay import parse_reference
 
     if format not in FORMAT_CHOICES:
         raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES)})", field="--format")
+    check_workers(workers, scheduler)
+    if partitions is not None and partitions < 1:
+        raise InputError(f"{partitions}: must be at least 1", field="--partitions")
     ref = parse_reference(reference)
-    stem = file.name.split(".")[0] or "input"
+    stem = files[0].name.split(".")[0] or "input"
     target = out_dir if out_dir is not None else default_out_dir(f"replay-{stem}")
+    if len(files) > 1 or workers is not None or scheduler is not None or partitions is not None:
+        from .partition import print_report, replay_files
+
+        with _task_progress("replaying") as progress:
+            task = progress.add_task("partitions", total=None, state="")
+
+            def on_progress(done: int, failed: int, total: int) -> None:
+                progress.update(task, completed=done, total=total,
+                                state=f"{done - failed} partitions done, {failed} failed, {total - done} remaining")
+
+            report = replay_files(files, target, parts=partitions, workers=workers, scheduler=scheduler,
+                                  format=format, reference=ref, on_progress=on_progress)
+        print_report(report, out)
+    else:
+        _replay_one(files[0], target, format, ref)
+    if not no_serve:
+        # The live display arrives with a later issue; until then replays are headless.
+        console.print("[dim]live display not available yet: ran headless[/]")
+
+
+def _replay_one(file: Path, target: Path, format: str, ref) -> None:
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TransferSpeedColumn)
+
+    from .replay import print_replay_report, replay_file
+
     with Progress(TextColumn("[bold]replaying"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("replay", total=None)
@@ -205,9 +257,6 @@ def replay_command(
 
         summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk)
     print_replay_report(summary, out)
-    if not no_serve:
-        # The live display arrives with a later issue; until then replays are headless.
-        console.print("[dim]live display not available yet: ran headless[/]")
 
 
 @app.command("ingest")
@@ -258,22 +307,6 @@ def ingest_command(
     if not no_serve:
         # The live display arrives with a later issue; until then ingest is headless.
         console.print("[dim]live display not available yet: ran headless[/]")
-
-
-WORKERS_OPT = typer.Option(None, "--workers", help="Run on a Dask LocalCluster of this many worker processes "
-                           "(default: in this process).")
-SCHEDULER_OPT = typer.Option(None, "--scheduler", help="Run on an existing Dask cluster: its scheduler address, "
-                             "tcp://HOST:8786 (docs/scaling.md).")
-
-
-def _task_progress(what: str):
-    """A rich progress bar of tasks: done, failed, remaining."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
-    return Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[state]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=console, transient=True)
 
 
 @app.command("montecarlo")
