@@ -208,7 +208,7 @@ def main(argv=None) -> int:
             f"2 workers, 2 partitions {c2['replay_2_s']:.1f} s (per task {c2['replay_2_task_s']:.1f} s, of which "
             f"reading the whole file and splitting {c2['replay_2_read_s']:.1f} s); 4 partitions "
             f"{c2['replay_4_s']:.1f} s (per task {c2['replay_4_task_s']:.1f} s, reading {c2['replay_4_read_s']:.1f} s). "
-            f"A partition's result: {c2['replay_result_bytes'] / 1e6:.2f} MB (update log) for a "
+            f"Partition 0 of 2 returns {c2['replay_result_bytes'] / 1e6:.2f} MB (its update log and counters) for a "
             f"{c2['replay_input_bytes'] / 1e6:.1f} MB input read from shared storage.",
         ]
     # --- what limits 100 nodes: arithmetic on the numbers above
@@ -240,8 +240,8 @@ def main(argv=None) -> int:
             f"{1 - f_read:.2f}/P), **{ceiling:.1f}x** for any P: at 100 nodes the read, not the scheduler, is the "
             "limit. For recordings that large, split by file (hourly files are independent recordings, one task "
             "each) or shuffle once by address (frames keyed by `partition.frame_keys`, written per partition) "
-            "and replay each piece; the result moved back is the update log, "
-            f"{c2['replay_result_bytes'] / c2['replay_input_bytes']:.0%} of the (compressed) input per partition here.")
+            "and replay each piece; what moves back is the update log (partition 0 of 2: "
+            f"{c2['replay_result_bytes'] / c2['replay_input_bytes']:.0%} of the compressed input here).")
     lines += [
         "",
         f"Machine: {machine()}; Python {platform.python_version()}, dask/distributed "
