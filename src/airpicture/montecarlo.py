@@ -119,7 +119,7 @@ def run_replication(task: RunTask) -> dict:
         scenario.duration_s = float(task.duration_s)
     positions = _TrackPositions()
     started = time.perf_counter()
-    summary = run_scenario(scenario, "unused", show_progress=False, outputs=False, sinks=SinkSet([positions]))
+    summary = run_scenario(scenario, None, show_progress=False, outputs=False, sinks=SinkSet([positions]))
     record = {"run": task.run, "seed": task.seed, "ok": True, "error": None}
     siap = summary.get("siap", {})
     for k in SIAP_KEYS + ID_SIAP_KEYS:

@@ -67,7 +67,8 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
                  outputs: bool = True) -> dict:
     """Run a scenario end to end and write summary.json, tracks.parquet, picture.png, identity.json into out_dir.
 
-    ``outputs=False``: write nothing and return the summary alone (a Monte Carlo replication, montecarlo.py).
+    ``outputs=False``: write nothing and return the summary alone (a Monte Carlo replication, montecarlo.py);
+    ``out_dir`` may then be None.
 
     ``sinks``: a ``picture.SinkSet`` (live display, recorder, CoT, ASTERIX, pacer) handed one ``PictureFrame`` per
     step; ``controls``: a ``picture.Controls`` through which an operator acknowledges alerts and overrides
@@ -93,7 +94,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     from .tracking.sensor_tracker import SensorTracker, TrackerConfig
 
     wall_start = time.perf_counter()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir is not None else None
     if outputs:
         out_dir.mkdir(parents=True, exist_ok=True)
 
