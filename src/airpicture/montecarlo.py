@@ -299,7 +299,7 @@ def _plot_metrics(path: Path, records: list[dict], result: dict) -> None:
         stats = result["metrics"][m]
         ax.axvline(stats["mean"], color="k", lw=1)
         if stats["ci95"]:
-            ax.axvspan(*stats["ci95"], color="orange", alpha=0.3)
+            ax.axvspan(*stats["ci95"], color="orange", alpha=0.3, zorder=0)
         ax.set_title(m, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[len(shown):]:
@@ -328,8 +328,11 @@ def _plot_lead_times(path: Path, leads: list[dict], result: dict) -> None:
         ax.scatter(k + jitter[red], y[red], s=12, color="#c44e52", alpha=0.8)
         if y.size:
             ax.hlines(y.mean(), k - 0.3, k + 0.3, color="k")
+
     ax.axhline(0.0, color="grey", lw=0.8, ls="--")
-    ax.set_xticks(range(len(classes)), classes, rotation=20, fontsize=8)
+    labels = [f"{cls}\n{sum(1 for x in leads if x['target_class'] == cls and math.isfinite(x['lead_s']))} of "
+              f"{sum(1 for x in leads if x['target_class'] == cls)} alerted" for cls in classes]
+    ax.set_xticks(range(len(classes)), labels, fontsize=8)
     ax.set_ylabel("alert lead time before zone entry (s)")
     if not classes:
         ax.text(0.5, 0.5, "no zone entries in these runs", ha="center", va="center", transform=ax.transAxes)
