@@ -349,6 +349,10 @@ def montecarlo_command(
         result = run_study(sc, runs, target, base_seed=seed, duration_s=duration, workers=workers,
                            scheduler=scheduler, on_progress=on_progress, on_failure=on_failure)
     print_report(result, out)
+    if result["succeeded"] == 0:
+        console.print(f"[bold red]error:[/] all {runs} runs failed; the first: {result['failures'][0]['error']}",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @app.command("coverage")
