@@ -43,6 +43,7 @@ bench: setup-test
 	$(PY) bench/bench_metrics.py
 	$(PY) bench/bench_replay.py
 	$(PY) bench/bench_threat.py
+	$(PY) bench/bench_dask.py
 
 clean:
 	rm -rf $(VENV) web/node_modules $(DATA)/*.json

@@ -199,19 +199,39 @@ def track_command(
 
 FORMAT_CHOICES = ("auto", "beast", "beast-hex", "avr", "sbs", "jsonl")
 
+WORKERS_OPT = typer.Option(None, "--workers", help="Run on a Dask LocalCluster of this many worker processes "
+                           "(default: in this process).")
+SCHEDULER_OPT = typer.Option(None, "--scheduler", help="Run on an existing Dask cluster: its scheduler address, "
+                             "tcp://HOST:8786 (docs/scaling.md).")
+
+
+def _task_progress(what: str):
+    """A rich progress bar of tasks: done, failed, remaining."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    return Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[state]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=console, transient=True)
+
+
+
 
 @app.command("replay")
 @_reports_errors
 def replay_command(
-    file: Path = typer.Argument(..., help="A recording: Beast (binary or hex text), AVR, SBS or jet1090 JSON "
-                                          "lines; gzip read transparently; a pcap / raw file of ASTERIX CAT048; or an "
-                                          "airpicture recording (OUT/airpicture.duckdb), played back."),
+    files: list[Path] = typer.Argument(..., help="Recordings: Beast (binary or hex text), AVR, SBS or jet1090 JSON "
+                                                 "lines (gzip read transparently); a pcap / raw file of ASTERIX "
+                                                 "CAT048; or an airpicture recording (OUT/airpicture.duckdb), "
+                                                 "played back. Several transponder files are several recordings, "
+                                                 "each replayed on its own."),
     format: str = typer.Option("auto", "--format", help="auto, beast, beast-hex, avr, sbs, jsonl or asterix "
                                                         "(auto picks asterix for a pcap)."),
     reference: Optional[str] = typer.Option(
         None, "--reference", help="Receiver position LAT,LON (degrees): local CPR decodes and surface positions."),
     out_dir: Optional[Path] = typer.Option(
-        None, "-o", "--out", help="Output folder (default ./airpicture-out/replay-<file>-<timestamp>)."),
+        None, "-o", "--out", help="Output folder (default ./airpicture-out/replay-<file>-<timestamp>); with several "
+                                  "files one sub-folder per file."),
     no_serve: bool = NO_SERVE_OPT,
     radar_site: Optional[List[str]] = RADAR_SITE_OPT,
     cot: Optional[List[str]] = COT_OPT,
@@ -219,42 +239,77 @@ def replay_command(
     no_record: bool = NO_RECORD_OPT,
     speed: Optional[float] = typer.Option(None, "--speed", help="An airpicture recording: play at this many "
                                                                 "times real time (default: as fast as it goes)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Split by aircraft address over a Dask "
+                                          "LocalCluster of this many worker processes (docs/scaling.md)."),
+    scheduler: Optional[str] = SCHEDULER_OPT,
+    partitions: Optional[int] = typer.Option(None, "--partitions", help="Address partitions per file (default "
+                                             "2 x workers; in process 1)."),
 ) -> None:
     """Replay a transponder recording or an ASTERIX CAT048 radar capture as fast as it goes: decode, track; write
     summary.json, tracks.parquet, picture.png and a recording. An airpicture recording (.duckdb) is played back as
-    it was recorded."""
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TransferSpeedColumn)
-
+    it was recorded. With --workers / --scheduler transponder frames are split by aircraft address across Dask
+    workers and merged: the same tracks as one process."""
+    from .cluster import check_workers
     from .errors import InputError
     from .pipeline import default_out_dir
-    from .replay import parse_reference, print_replay_report, replay_file
-
     from .recording import is_duckdb_file
+    from .replay import parse_reference
 
-    if file.suffix == ".duckdb" or is_duckdb_file(file):  # an airpicture recording: play it back
+    if format not in FORMAT_CHOICES + ("asterix",):
+        raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES + ('asterix',))})",
+                         field="--format")
+    check_workers(workers, scheduler)
+    if partitions is not None and partitions < 1:
+        raise InputError(f"{partitions}: must be at least 1", field="--partitions")
+    file = files[0]
+    partitioned = len(files) > 1 or workers is not None or scheduler is not None or partitions is not None
+    if not partitioned and (file.suffix == ".duckdb" or is_duckdb_file(file)):  # an airpicture recording
         from .recording.cli import replay_recording
 
         replay_recording(file, speed=speed, console=out)
         if not no_serve:
             console.print("[dim]live display not available yet: played headless[/]")
         return
-    if format not in FORMAT_CHOICES + ("asterix",):
-        raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES + ('asterix',))})",
-                         field="--format")
     stem = file.name.split(".")[0] or "input"
     target = out_dir if out_dir is not None else default_out_dir(f"replay-{stem}")
-    sinks = _output_sinks(cot, asterix)
-    if format == "asterix" or (format == "auto" and _is_pcap(file)):  # radar plots, not transponder frames
+    if not partitioned and (format == "asterix" or (format == "auto" and _is_pcap(file))):  # radar plots
         from .interop.radar_replay import print_asterix_report, replay_asterix
 
-        summary = replay_asterix(file, target, radar_sites=radar_site or [], sinks=sinks)
+        summary = replay_asterix(file, target, radar_sites=radar_site or [], sinks=_output_sinks(cot, asterix))
         print_asterix_report(summary, out)
         _print_sinks(summary)
         return
     if radar_site:
         raise InputError("only for --format asterix", field="--radar-site")
     ref = parse_reference(reference)
+    if partitioned:
+        if format == "asterix":
+            raise InputError("a partitioned replay takes transponder recordings only", field="--format")
+        from .partition import print_report, replay_files
+
+        with _task_progress("replaying") as progress:
+            task = progress.add_task("partitions", total=None, state="")
+
+            def on_progress(done: int, failed: int, total: int) -> None:
+                progress.update(task, completed=done, total=total,
+                                state=f"{done - failed} partitions done, {failed} failed, {total - done} remaining")
+
+            report = replay_files(files, target, parts=partitions, workers=workers, scheduler=scheduler,
+                                  format=format, reference=ref, on_progress=on_progress)
+        print_report(report, out)
+    else:
+        _replay_one(file, target, format, ref, sinks=_output_sinks(cot, asterix), record=not no_record)
+    if not no_serve:
+        # The live display arrives with a later issue; until then replays are headless.
+        console.print("[dim]live display not available yet: ran headless[/]")
+
+
+def _replay_one(file: Path, target: Path, format: str, ref, *, sinks=None, record: bool = True) -> None:
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TransferSpeedColumn)
+
+    from .replay import print_replay_report, replay_file
+
     with Progress(TextColumn("[bold]replaying"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("replay", total=None)
@@ -263,12 +318,9 @@ def replay_command(
             progress.update(task, completed=done, total=total)
 
         summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk, sinks=sinks,
-                              record=not no_record)
+                              record=record)
     print_replay_report(summary, out)
     _print_sinks(summary)
-    if not no_serve:
-        # The live display arrives with a later issue; until then replays are headless.
-        console.print("[dim]live display not available yet: ran headless[/]")
 
 
 @app.command("ingest")
@@ -334,6 +386,102 @@ def _is_pcap(path: Path) -> bool:
     except OSError:
         return False
     return head in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+
+
+@app.command("montecarlo")
+@_reports_errors
+def montecarlo_command(
+    scenario: str = SCENARIO_ARG,
+    runs: int = typer.Option(..., "--runs", help="Number of replications."),
+    workers: Optional[int] = WORKERS_OPT,
+    scheduler: Optional[str] = SCHEDULER_OPT,
+    out_dir: Optional[Path] = typer.Option(
+        None, "-o", "--out", help="Output folder (default ./airpicture-out/montecarlo-<scenario>-<timestamp>)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Base seed (default: the scenario's); run i gets "
+                                       "SeedSequence(base, spawn_key=(i,))."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Shorten every run to this many seconds."),
+) -> None:
+    """Monte Carlo study: N runs of a scenario with derived seeds; mean and 95 % CI of SIAP, ID-SIAP, GOSPA and
+    alert lead times; writes montecarlo.json, runs.parquet, lead_times.parquet, metrics.png, lead_times.png."""
+    from .cluster import check_workers
+    from .errors import InputError
+    from .montecarlo import print_report, run_study
+    from .pipeline import default_out_dir
+    from .scenario.loader import load_scenario
+
+    if runs < 1:
+        raise InputError(f"{runs}: must be at least 1", field="--runs")
+    check_workers(workers, scheduler)
+    sc = load_scenario(scenario)
+    target = out_dir if out_dir is not None else default_out_dir(f"montecarlo-{sc.name}")
+    with _task_progress(f"montecarlo {sc.name}") as progress:
+        task = progress.add_task("runs", total=runs, state="")
+
+        def on_progress(done: int, failed: int, total: int) -> None:
+            progress.update(task, completed=done + failed,
+                            state=f"{done} done, {failed} failed, {total - done - failed} remaining")
+
+        def on_failure(record: dict) -> None:
+            progress.console.print(f"[red]run {record['run']} (seed {record['seed']}) failed:[/] {record['error']}",
+                                   highlight=False, soft_wrap=True)
+
+        result = run_study(sc, runs, target, base_seed=seed, duration_s=duration, workers=workers,
+                           scheduler=scheduler, on_progress=on_progress, on_failure=on_failure)
+    print_report(result, out)
+    if result["succeeded"] == 0:
+        console.print(f"[bold red]error:[/] all {runs} runs failed; the first: {result['failures'][0]['error']}",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@app.command("coverage")
+@_reports_errors
+def coverage_command(
+    scenario: str = SCENARIO_ARG,
+    workers: Optional[int] = WORKERS_OPT,
+    scheduler: Optional[str] = SCHEDULER_OPT,
+    out_dir: Optional[Path] = typer.Option(
+        None, "-o", "--out", help="Output folder (default ./airpicture-out/coverage-<scenario>-<timestamp>)."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Target classes, comma separated, or 'all' "
+                                          "(default: the classes in the scenario)."),
+    range_max_km: Optional[float] = typer.Option(None, "--range-max-km", help="Grid range from the reference "
+                                                 "(default: the farthest sensor reach)."),
+    ranges: int = typer.Option(150, "--ranges", help="Range samples."),
+    altitude_max_m: float = typer.Option(12000.0, "--altitude-max-m", help="Highest altitude (m above sea level)."),
+    altitudes: int = typer.Option(60, "--altitudes", help="Altitude samples (finer near the ground)."),
+    bearings: int = typer.Option(8, "--bearings", help="Bearings from the reference, averaged."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Grid origin LAT,LON (degrees; default: "
+                                            "the first radar)."),
+) -> None:
+    """Coverage study: single-look Pd and first-detection range per target class over range x altitude, per
+    sensor and fused; writes coverage.json, coverage.parquet, first_detection.parquet and PNGs."""
+    from .cluster import check_workers
+    from .coverage import print_report, run_coverage
+    from .pipeline import default_out_dir
+    from .replay import parse_reference
+    from .scenario.classes import TARGET_CLASSES
+    from .scenario.loader import load_scenario
+
+    check_workers(workers, scheduler)
+    ref = parse_reference(reference)
+    sc = load_scenario(scenario)
+    chosen = None
+    if classes:
+        chosen = sorted(TARGET_CLASSES) if classes.strip() == "all" else [c.strip() for c in classes.split(",")
+                                                                          if c.strip()]
+    target = out_dir if out_dir is not None else default_out_dir(f"coverage-{sc.name}")
+    with _task_progress(f"coverage {sc.name}") as progress:
+        task = progress.add_task("blocks", total=None, state="")
+
+        def on_progress(done: int, failed: int, total: int) -> None:
+            progress.update(task, completed=done + failed, total=total,
+                            state=f"{done} blocks done, {failed} failed, {total - done - failed} remaining")
+
+        result = run_coverage(sc, target, classes=chosen,
+                              range_max_m=None if range_max_km is None else range_max_km * 1000.0, ranges=ranges,
+                              altitude_max_m=altitude_max_m, altitudes=altitudes, bearings=bearings, reference=ref,
+                              workers=workers, scheduler=scheduler, on_progress=on_progress)
+    print_report(result, out)
 
 
 @app.command("explain")

@@ -64,8 +64,11 @@ def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float, adsb=None
 
 
 def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None, sinks=None, controls=None,
-                 record: bool = True) -> dict:
+                 record: bool = True, outputs: bool = True) -> dict:
     """Run a scenario end to end and write summary.json, tracks.parquet, picture.png, identity.json into out_dir.
+
+    ``outputs=False``: write nothing and return the summary alone (a Monte Carlo replication, montecarlo.py);
+    ``out_dir`` may then be None.
 
     ``sinks``: a ``picture.SinkSet`` (live display, recorder, CoT, ASTERIX, pacer) handed one ``PictureFrame`` per
     step; ``controls``: a ``picture.Controls`` through which an operator acknowledges alerts and overrides
@@ -92,8 +95,9 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     from .tracking.sensor_tracker import SensorTracker, TrackerConfig
 
     wall_start = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if outputs:
+        out_dir.mkdir(parents=True, exist_ok=True)
 
     truth = build_truth(scenario)
     meas = simulate_all(scenario.sensors, truth, scenario.duration_s, scenario.seed)
@@ -106,7 +110,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     identity = IdentityStage(scenario, keystore=keystore)
     threat = ThreatStage(scenario)
     sinks = sinks if sinks is not None else SinkSet()
-    if record:
+    if record and outputs:  # a Monte Carlo replication (outputs=False) writes nothing, no recording either
         from .recording import add_recorder
 
         add_recorder(sinks, out_dir)
@@ -209,26 +213,30 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
         "outputs": {},
     }
 
-    parquet_path = out_dir / "tracks.parquet"
-    write_tracks_parquet(parquet_path, tracks, sensor_names=[s.name for s in scenario.sensors])
-    picture_path = out_dir / "picture.png"
-    render_picture(picture_path, sensors=scenario.sensors, truth=truth, tracks=tracks,
-                   defended_points=scenario.defended_points, zones=scenario.zones,
-                   title=f"airpicture - {scenario.name}: truth (grey) vs confirmed tracks")
-    identity_path = identity.write(out_dir)
-    alerts_path = out_dir / "alerts.json"
-    alerts_path.write_text(json.dumps(threat.to_json(), indent=1))
-    threat_path = out_dir / "threat.json"
-    threat_path.write_text(json.dumps(threat.threat_json(), indent=1))
-    identity.close()
-    summary["outputs"] = {"summary": str(out_dir / "summary.json"), "tracks": str(parquet_path),
-                          "picture": str(picture_path), "identity": str(identity_path),
-                          "alerts": str(alerts_path), "threat": str(threat_path)}
+    if not outputs:
+        identity.close()
+    else:
+        parquet_path = out_dir / "tracks.parquet"
+        write_tracks_parquet(parquet_path, tracks, sensor_names=[s.name for s in scenario.sensors])
+        picture_path = out_dir / "picture.png"
+        render_picture(picture_path, sensors=scenario.sensors, truth=truth, tracks=tracks,
+                       defended_points=scenario.defended_points, zones=scenario.zones,
+                       title=f"airpicture - {scenario.name}: truth (grey) vs confirmed tracks")
+        identity_path = identity.write(out_dir)
+        alerts_path = out_dir / "alerts.json"
+        alerts_path.write_text(json.dumps(threat.to_json(), indent=1))
+        threat_path = out_dir / "threat.json"
+        threat_path.write_text(json.dumps(threat.threat_json(), indent=1))
+        identity.close()
+        summary["outputs"] = {"summary": str(out_dir / "summary.json"), "tracks": str(parquet_path),
+                              "picture": str(picture_path), "identity": str(identity_path),
+                              "alerts": str(alerts_path), "threat": str(threat_path)}
     if sinks:
         sinks.close(summary)
         summary["sinks"] = sinks.summary()
     summary["wall_s"] = round(time.perf_counter() - wall_start, 3)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    if outputs:
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 

@@ -300,28 +300,12 @@ class TransponderPicture:
     def write_outputs(self, out_dir, *, summary: dict | None = None, title: str | None = None) -> dict:
         """Write ``summary.json``, ``tracks.parquet`` (the update log, or the current states without one) and
         ``picture.png`` into ``out_dir``; returns their paths. ``summary`` defaults to :meth:`summary`."""
-        from .outputs.parquet import write_tracks_parquet
-        from .outputs.picture import render_picture
-
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         rows = self.update_log() if self.record_updates else self.states()
-        names = [s.name for s in self.tracker.sensors]
-        paths = {"summary": out_dir / "summary.json", "tracks": out_dir / "tracks.parquet",
-                 "picture": out_dir / "picture.png"}
-        write_tracks_parquet(paths["tracks"], rows, sensor_names=names)
-        labelled = rows.take(slice(None))
-        labelled.track_class = None          # no class hints from transponders: labels are number + callsign
-        n = len(labelled)
-        if n and math.isfinite(self.first_time):
-            labelled.time = labelled.time - self.first_time                  # "track time: 0-7058 s"
-        render_picture(paths["picture"], sensors=[self.site] if self.reference is not None else [],
-                       tracks=labelled, title=title or "Transponder picture")
         summary = dict(self.summary() if summary is None else summary)
-        summary["outputs"] = {k: str(v) for k, v in paths.items()}
         summary["tracks_parquet_rows"] = "update log" if self.record_updates else "states"
-        paths["summary"].write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
-        return paths
+        return write_picture_outputs(out_dir, rows, summary, sensors=self.tracker.sensors,
+                                     drawn_sites=[self.site] if self.reference is not None else [],
+                                     first_time=self.first_time, title=title)
 
     def track_count(self) -> int:
         """Distinct track numbers that were in the picture (confirmed or coasting) at some time: in the update
@@ -391,6 +375,29 @@ def _take_reports(reports: AdsbReports, index) -> AdsbReports:
     cols = {f.name: getattr(reports, f.name) for f in dataclasses.fields(reports)}
     return AdsbReports(**{k: (v[index] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
                           for k, v in cols.items()})
+
+
+def write_picture_outputs(out_dir, rows: TrackStates, summary: dict, *, sensors, drawn_sites=(),
+                          first_time: float = math.nan, title: str | None = None) -> dict:
+    """``tracks.parquet`` (``rows``), ``picture.png`` and ``summary.json`` (``summary`` plus the output paths) of
+    a transponder picture into ``out_dir``; returns the paths. ``sensors`` name the ``source_mask`` bits."""
+    from .outputs.parquet import write_tracks_parquet
+    from .outputs.picture import render_picture
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"summary": out_dir / "summary.json", "tracks": out_dir / "tracks.parquet",
+             "picture": out_dir / "picture.png"}
+    write_tracks_parquet(paths["tracks"], rows, sensor_names=[s.name for s in sensors])
+    labelled = rows.take(slice(None))
+    labelled.track_class = None          # no class hints from transponders: labels are number + callsign
+    if len(labelled) and math.isfinite(first_time):
+        labelled.time = labelled.time - first_time                  # "track time: 0-7058 s"
+    render_picture(paths["picture"], sensors=list(drawn_sites), tracks=labelled, title=title or "Transponder picture")
+    summary = dict(summary)
+    summary["outputs"] = {k: str(v) for k, v in paths.items()}
+    paths["summary"].write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    return paths
 
 
 def _with_identity_columns(states: TrackStates) -> TrackStates:
@@ -498,6 +505,9 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
                 picture.feed_framed(batch, sinks)
             else:
                 picture.feed(batch)
+            # time has reached the batch's last frame: coast / drop by that clock, not only by the last position
+            # report (so a partition of the frames by aircraft, partition.py, expires its tracks identically)
+            picture.advance(picture.now)
             done = 4096 if done == 0 else done + chunk_bytes
             if progress is not None:
                 progress(min(done, total) if total else done, total)

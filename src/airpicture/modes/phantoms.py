@@ -275,7 +275,9 @@ class ModeSFilter:
             last = _group_last(row_key, is_seen)
             seen_time = np.where(last >= 0, t[rows[np.maximum(last, 0)]], -np.inf)
             slot = self._slots(row_key, create=False)
-            state_seen = np.where(slot >= 0, self._state["seen"][np.maximum(slot, 0)], -np.inf)
+            # (no aircraft heard yet at all - a feed opening on AP replies alone: every slot is -1)
+            state_seen = (np.where(slot >= 0, self._state["seen"][np.maximum(slot, 0)], -np.inf) if self._keys.size
+                          else np.full(slot.size, -np.inf))
             seen_time = np.maximum(seen_time, state_seen)
             query = ~is_seen
             phantom = query & ~(t[rows] - seen_time <= self.address_memory_s)

@@ -86,6 +86,22 @@ def _sigmas(cfg: EOConfig, n: int) -> np.ndarray:
     return np.broadcast_to(sigma, (n, N_VALUES)).copy()
 
 
+def look_geometry(site: SensorSite, cfg: EOConfig, pos):
+    """Azimuth / elevation of targets at ECEF ``pos`` (any leading shape) and whether the tracker can see them:
+    within range, inside the field of regard, in optical line of sight (7/6 earth). Returns
+    (range_m, azimuth, elevation, seen); NaN positions are not seen. Detection (``pd``) is left to the caller."""
+    range_m, azimuth, elevation = geo.enu_to_polar(site.to_enu(pos))
+    _, _, target_alt = geo.ecef_to_geodetic(pos)
+    with np.errstate(invalid="ignore"):
+        seen = (
+            np.isfinite(range_m) & (range_m <= cfg.range_max_m)
+            & cfg.in_azimuth_sector(azimuth)
+            & (elevation >= cfg.elevation_min_rad) & (elevation <= cfg.elevation_max_rad)
+            & geo.above_radar_horizon(site.ecef, site.alt_m, pos, target_alt, k=OPTICAL_EARTH_FACTOR)
+        )
+    return range_m, azimuth, elevation, seen
+
+
 def _target_reports(site, cfg, truth, times, rng, sensor_index) -> MeasurementBatch:
     n = truth.n_targets
     if n == 0 or times.size == 0:
@@ -96,14 +112,7 @@ def _target_reports(site, cfg, truth, times, rng, sensor_index) -> MeasurementBa
         t = np.broadcast_to(times[None, j0:j0 + block], (n, min(block, times.size - j0)))
         target = np.broadcast_to(np.arange(n)[:, None], t.shape)
         pos, _ = truth.state_at(t, target)
-        range_m, azimuth, elevation = geo.enu_to_polar(site.to_enu(pos))
-        _, _, target_alt = geo.ecef_to_geodetic(pos)
-        seen = (
-            np.isfinite(range_m) & (range_m <= cfg.range_max_m)
-            & cfg.in_azimuth_sector(azimuth)
-            & (elevation >= cfg.elevation_min_rad) & (elevation <= cfg.elevation_max_rad)
-            & geo.above_radar_horizon(site.ecef, site.alt_m, pos, target_alt, k=OPTICAL_EARTH_FACTOR)
-        )
+        range_m, azimuth, elevation, seen = look_geometry(site, cfg, pos)
         # Draw for every (target, time) so coverage of one target leaves the others' draws unchanged.
         seen &= rng.random(t.shape) < cfg.pd
         noise = rng.standard_normal((2,) + t.shape)
