@@ -96,7 +96,7 @@ def _head(path, lines: int, tmp_path):
 @pytest.mark.parametrize("source, lines", [(LONG_FLIGHT, 70000), (TUTORIAL, 72000)], ids=["beast-hex", "jsonl"])
 def test_partitioned_on_a_cluster_equals_one_process(source, lines, cluster, tmp_path):
     path = _head(source, lines, tmp_path)       # the long flight's first 70,000 frames; all the tutorial
-    single = replay_file(path, tmp_path / "single", reference=REFERENCE, chunk_bytes=CHUNK)
+    single = replay_file(path, tmp_path / "single", reference=REFERENCE, chunk_bytes=CHUNK, record=False)
     report = replay_files([path], tmp_path / "merged", parts=3, scheduler=cluster.scheduler_address,
                           reference=REFERENCE, chunk_bytes=CHUNK)
     assert report["tasks"] == 3 and "2 workers" in report["where"]
@@ -118,7 +118,7 @@ def test_partitioned_in_process_equals_one_process(kind, tmp_path):
         path.write_bytes(b"\n".join(row for row, _ in sbs_rows(jsonl_records(TUTORIAL, 40000))) + b"\n")
     else:
         path = _head(FULL_FLIGHT, 30000, tmp_path)
-    single = replay_file(path, tmp_path / "single", reference=REFERENCE, chunk_bytes=1 << 16)
+    single = replay_file(path, tmp_path / "single", reference=REFERENCE, chunk_bytes=1 << 16, record=False)
     report = replay_files([path], tmp_path / "merged", parts=4, reference=REFERENCE, chunk_bytes=1 << 16)
     assert report["where"] == "in process"
     assert_same_replay(single, tmp_path / "single", report["files"][0], tmp_path / "merged")

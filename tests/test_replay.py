@@ -134,7 +134,7 @@ def test_garbage_file_is_one_clear_line(tmp_path):
 
 
 def test_unknown_format_option_and_bad_reference(files, tmp_path):
-    result, _ = replay(files["jsonl"], tmp_path / "a", "--format", "asterix")
+    result, _ = replay(files["jsonl"], tmp_path / "a", "--format", "ads-c")
     assert result.returncode == 2 and "--format" in result.stderr and "beast-hex" in result.stderr
     result, _ = replay(files["jsonl"], tmp_path / "b", "--reference", "43.6")
     assert result.returncode == 2 and "--reference" in result.stderr

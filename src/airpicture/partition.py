@@ -30,13 +30,17 @@ BENCHMARKS.md) and moves nothing but its results: the input must be readable on 
 system or object store mount on a cluster).
 
 What "equal" means (tested in tests/test_partition.py on the real recordings): the merged result and a
-single-process ``replay_file`` of the same input with the same chunk size have
+single-process ``replay_file(..., record=False)`` (``airpicture replay --no-record``) of the same input with the
+same chunk size have
 
 * the same decoder and tracker counters (messages, decoded, CRC rejected, phantoms, positions, aircraft,
   aircraft with positions, impossible speeds, tracks, tracks started, reports, ...);
 * the same set of addresses with tracks; per address the same number of track numbers (restarts) and of
   update rows, with - row by row, in time order - the same times and status, positions within 1e-6 m and
   velocities within 1e-9 m/s, and the same callsign / squawk / emergency / category;
+* a recorded replay (the default) is not the reference: it feeds its tracker second by second so that the
+  display and the recording see every second, and ADS-B report merging (2 s) then never spans a second
+  boundary - fewer merged reports, more updates (docs/recording.md);
 * track *numbers* differ: each partition numbers its own; the merge renumbers tracks 1, 2, ... in order of
   their first update (partition, then local number, breaking ties).
 

@@ -67,7 +67,7 @@ def outputs_from_scenario(scenario) -> dict:
     """The validated ``[outputs]`` table of a scenario: ``{"cot": [...], "cot_stale_s": .., "asterix_cat062":
     [...], "asterix": {sac, sic, service_id}}`` (empty lists when absent)."""
     raw = getattr(scenario, "raw", None) or {}
-    out = {"cot": [], "cot_stale_s": None, "asterix_cat062": [], "asterix": {}, "_where": {}}
+    out = {"cot": [], "cot_stale_s": None, "asterix_cat062": [], "asterix": {}, "_where": {"cot": [], "asterix_cat062": []}}
     if "outputs" not in raw:
         return out
     source, text = _scenario_text(scenario)
