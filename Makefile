@@ -19,17 +19,31 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-base pyproject.toml
 	$(PIP) install --quiet -e '.[test]'
 	touch $@
 
+# The front end's npm packages, exactly as web/package-lock.json pins them.
+web/node_modules/.stamp: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Offline base map: Natural Earth coastlines and borders from the world-atlas npm package.
-$(DATA)/land-50m.json: web/package.json
-	cd web && npm install --no-audit --no-fund --loglevel=error
+$(DATA)/land-50m.json: web/node_modules/.stamp
 	mkdir -p $(DATA)
 	cp web/node_modules/world-atlas/land-50m.json web/node_modules/world-atlas/countries-50m.json $(DATA)/
 
-web: $(DATA)/land-50m.json
+# The live display (docs/web.md), bundled by esbuild into the package; rebuilt when web/ sources change.
+STATIC := src/airpicture/web/static
+$(STATIC)/index.html: web/node_modules/.stamp web/build.mjs $(wildcard web/src/*)
+	cd web && npm run --silent build
+
+web: $(DATA)/land-50m.json $(STATIC)/index.html
+
+# The browser tests drive Debian's Chromium (never a Playwright browser download); installed only when missing.
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
 
 setup: $(VENV)/.stamp-base web
 
-setup-test: $(VENV)/.stamp-test web
+setup-test: $(VENV)/.stamp-test web /usr/bin/chromium
 
 demo: setup
 	$(VENV)/bin/airpicture demo
@@ -45,4 +59,4 @@ bench: setup-test
 	$(PY) bench/bench_threat.py
 
 clean:
-	rm -rf $(VENV) web/node_modules $(DATA)/*.json
+	rm -rf $(VENV) web/node_modules $(DATA)/*.json $(STATIC)
