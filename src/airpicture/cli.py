@@ -66,7 +66,8 @@ def scenarios_command() -> None:
 
 
 def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optional[int],
-         duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False) -> None:
+         duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False,
+         serve: Optional[dict] = None) -> None:
     from .pipeline import default_out_dir, print_summary, run_scenario
     from .scenario.loader import load_scenario
 
@@ -84,14 +85,81 @@ def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optio
 
         raise InputError("choose one of --keystore and --no-keys", field="--no-keys")
     target = out_dir if out_dir is not None else default_out_dir(scenario.name)
-    summary = run_scenario(scenario, target, show_progress=True,
-                           keystore="none" if no_keys else (None if keystore is None else str(keystore)))
-    print_summary(summary, target, out)
-    if not no_serve:
-        # The live display arrives with a later issue; until then runs are headless and
-        # --no-serve is accepted so that scripts written today keep working.
-        console.print("[dim]live display not available yet: ran headless[/]")
+    live = _Live(no_serve, **(serve or {}), what="simulation")
+    try:
+        summary = run_scenario(scenario, target, show_progress=True, sinks=live.sinks, controls=live.controls,
+                               keystore="none" if no_keys else (None if keystore is None else str(keystore)))
+        print_summary(summary, target, out)
+        live.serve_on()
+    finally:
+        live.stop()
 
+
+# --------------------------------------------------------------------------------------------- live display
+class _Live:
+    """The live display of one command (docs/web.md): the picture store and pacer as sinks, the operator
+    controls, the service on HOST:PORT - or, with --no-serve, at most a pacer (--speed)."""
+
+    def __init__(self, no_serve: bool, *, host: str = "127.0.0.1", port: int = 8080, allow_remote: bool = False,
+                 tokens: Optional[Path] = None, speed: Optional[float] = None, exit_when_done: bool = False,
+                 what: str = "simulation", pace: bool = True):
+        from .errors import InputError
+        from .picture import Controls, Pacer, SinkSet
+
+        if speed is not None and not speed >= 0:
+            raise InputError("must be >= 0 (0: as fast as it goes)", field="--speed")
+        self.service = None
+        self.exit_when_done = exit_when_done
+        self.controls = None
+        if no_serve:
+            self.sinks = SinkSet([Pacer(speed)]) if pace and speed else None
+            return
+        from .web.app import UNPACED
+        from .web.server import LiveService, check_bind, is_loopback
+
+        check_bind(host, allow_remote)
+        self.controls = Controls() if what == "simulation" else None
+        pacer = None
+        rate = None
+        if pace:
+            rate = DEFAULT_SPEED if speed is None else float(speed)
+            pacer = Pacer(rate if rate > 0 else UNPACED)
+        self.service = LiveService(host=host, port=port, allow_remote=allow_remote, tokens_path=tokens,
+                                   controls=self.controls, pacer=pacer,
+                                   options={"speed": rate, "exit_when_done": exit_when_done}).start()
+        self.sinks = SinkSet([self.service.store] + ([pacer] if pacer is not None else []))
+        tokens_file = self.service.tokens.path
+        console.print(f"[dim]tokens ({'created' if self.service.tokens.created else 'read'}): {tokens_file} "
+                      "(viewer, operator, admin)[/]", highlight=False)
+        if not is_loopback(host):
+            console.print(f"[bold yellow]warning:[/] serving on {host}: reachable from other machines, and plain "
+                          "HTTP sends the tokens in clear; put a TLS reverse proxy in front", highlight=False)
+        pace_text = "" if rate is None else (f", {what} at {rate:g}x (--speed)" if rate > 0 else
+                                              f", {what} as fast as it goes")
+        console.print(f"[bold]live picture:[/] {self.service.token_url('operator')}{pace_text}",
+                      highlight=False, soft_wrap=True)
+
+    def serve_on(self) -> None:
+        """After the run: keep serving the final picture until Ctrl-C (unless --exit-when-done)."""
+        import time
+
+        if self.service is None or self.exit_when_done:
+            return
+        console.print(f"[bold]run finished:[/] serving the final picture and its history at {self.service.url} "
+                      "until Ctrl-C", highlight=False)
+        try:
+            while True:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            console.print("[dim]stopping the live display[/]")
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+            self.service = None
+
+
+DEFAULT_SPEED = 10.0  # demo / run / replay: picture time runs 10x wall time while the display is served
 
 SCENARIO_ARG = typer.Argument(..., help="A scenario TOML file or the name of a built-in (see `airpicture scenarios`).")
 OUT_OPT = typer.Option(None, "-o", "--out", help="Output folder (default ./airpicture-out/<scenario>-<timestamp>).")
@@ -101,6 +169,17 @@ DURATION_OPT = typer.Option(None, "--duration", help="Override the scenario dura
 KEYSTORE_OPT = typer.Option(None, "--keystore", help="IFF key store of the unit (passphrase from "
                             "$AIRPICTURE_KEYSTORE_PASSPHRASE). Default: a fresh in-memory day key for this run.")
 NO_KEYS_OPT = typer.Option(False, "--no-keys", help="Run as an export unit without IFF keys: nothing authenticates.")
+HOST_OPT = typer.Option("127.0.0.1", "--host", help="Serve the live display on this address (loopback unless "
+                       "--allow-remote).")
+PORT_OPT = typer.Option(8080, "--port", help="Port of the live display (0: any free port).")
+ALLOW_REMOTE_OPT = typer.Option(False, "--allow-remote", help="Allow --host to be a non-loopback address (prints a "
+                                "warning).")
+TOKENS_OPT = typer.Option(None, "--tokens", help="Tokens file of the live display (default "
+                          "$XDG_CONFIG_HOME/airpicture/tokens.json, created 0600 at first start).")
+SPEED_OPT = typer.Option(None, "--speed", help=f"Picture time per wall time while serving (default {DEFAULT_SPEED:g}; "
+                         "0: as fast as it goes). With --no-serve: unpaced unless given.")
+EXIT_OPT = typer.Option(False, "--exit-when-done", help="Stop serving when the run ends (scripts, tests) instead of "
+                        "keeping the final picture up until Ctrl-C.")
 
 
 @app.command("run")
@@ -108,19 +187,29 @@ NO_KEYS_OPT = typer.Option(False, "--no-keys", help="Run as an export unit witho
 def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
                 no_serve: bool = NO_SERVE_OPT, seed: Optional[int] = SEED_OPT,
                 duration: Optional[float] = DURATION_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
-                no_keys: bool = NO_KEYS_OPT) -> None:
-    """Run a scenario: simulate sensors, track, identify, score; write summary.json, tracks.parquet, picture.png,
-    identity.json."""
-    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys)
+                no_keys: bool = NO_KEYS_OPT, host: str = HOST_OPT, port: int = PORT_OPT,
+                allow_remote: bool = ALLOW_REMOTE_OPT, tokens: Optional[Path] = TOKENS_OPT,
+                speed: Optional[float] = SPEED_OPT, exit_when_done: bool = EXIT_OPT) -> None:
+    """Run a scenario: simulate sensors, track, identify, score, serve the live picture (http://127.0.0.1:8080);
+    write summary.json, tracks.parquet, picture.png, identity.json."""
+    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys,
+         dict(host=host, port=port, allow_remote=allow_remote, tokens=tokens, speed=speed,
+              exit_when_done=exit_when_done))
 
 
 @app.command("demo")
 @_reports_errors
 def demo_command(out_dir: Optional[Path] = OUT_OPT, no_serve: bool = NO_SERVE_OPT,
                  seed: Optional[int] = SEED_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
-                 no_keys: bool = NO_KEYS_OPT) -> None:
-    """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic."""
-    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys)
+                 no_keys: bool = NO_KEYS_OPT, host: str = HOST_OPT, port: int = PORT_OPT,
+                 allow_remote: bool = ALLOW_REMOTE_OPT, tokens: Optional[Path] = TOKENS_OPT,
+                 speed: Optional[float] = SPEED_OPT, exit_when_done: bool = EXIT_OPT,
+                 duration: Optional[float] = DURATION_OPT) -> None:
+    """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic; the live
+    picture at http://127.0.0.1:8080 (10x real time; --speed)."""
+    _run("demo", out_dir, no_serve, seed, duration, keystore, no_keys,
+         dict(host=host, port=port, allow_remote=allow_remote, tokens=tokens, speed=speed,
+              exit_when_done=exit_when_done))
 
 
 @app.command("track")
@@ -181,9 +270,11 @@ def replay_command(
     out_dir: Optional[Path] = typer.Option(
         None, "-o", "--out", help="Output folder (default ./airpicture-out/replay-<file>-<timestamp>)."),
     no_serve: bool = NO_SERVE_OPT,
+    host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
+    tokens: Optional[Path] = TOKENS_OPT, speed: Optional[float] = SPEED_OPT, exit_when_done: bool = EXIT_OPT,
 ) -> None:
-    """Replay a transponder recording as fast as it goes: decode, track; write summary.json, tracks.parquet,
-    picture.png."""
+    """Replay a transponder recording: decode, track, serve the live picture (10x the recording's time; --speed 0
+    and --no-serve: as fast as it goes); write summary.json, tracks.parquet, picture.png."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
                                TransferSpeedColumn)
 
@@ -196,18 +287,22 @@ def replay_command(
     ref = parse_reference(reference)
     stem = file.name.split(".")[0] or "input"
     target = out_dir if out_dir is not None else default_out_dir(f"replay-{stem}")
-    with Progress(TextColumn("[bold]replaying"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("replay", total=None)
+    live = _Live(no_serve, host=host, port=port, allow_remote=allow_remote, tokens=tokens, speed=speed,
+                 exit_when_done=exit_when_done, what="replay")
+    try:
+        with Progress(TextColumn("[bold]replaying"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      TimeElapsedColumn(), console=console, transient=True,
+                      disable=not console.is_terminal) as progress:
+            task = progress.add_task("replay", total=None)
 
-        def on_chunk(done: int, total) -> None:
-            progress.update(task, completed=done, total=total)
+            def on_chunk(done: int, total) -> None:
+                progress.update(task, completed=done, total=total)
 
-        summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk)
-    print_replay_report(summary, out)
-    if not no_serve:
-        # The live display arrives with a later issue; until then replays are headless.
-        console.print("[dim]live display not available yet: ran headless[/]")
+            summary = replay_file(file, target, format=format, reference=ref, progress=on_chunk, sinks=live.sinks)
+        print_replay_report(summary, out)
+        live.serve_on()
+    finally:
+        live.stop()
 
 
 @app.command("ingest")
@@ -226,6 +321,8 @@ def ingest_command(
     max_messages: Optional[int] = typer.Option(None, "--max-messages", help="Stop after this many messages."),
     read_timeout: float = typer.Option(10.0, "--read-timeout",
                                        help="Reconnect when the feed is silent this long (s)."),
+    host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
+    tokens: Optional[Path] = TOKENS_OPT, exit_when_done: bool = EXIT_OPT,
 ) -> None:
     """Follow a live transponder feed, keep the picture across reconnects; on Ctrl-C / SIGTERM / --duration /
     --max-messages write summary.json, tracks.parquet, picture.png."""
@@ -236,28 +333,31 @@ def ingest_command(
 
     if format not in FORMAT_CHOICES:
         raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES)})", field="--format")
-    host, port = parse_feed_url(url)
+    feed_host, feed_port = parse_feed_url(url)
     ref = parse_reference(reference)
     for name, value in (("--duration", duration), ("--max-messages", max_messages), ("--read-timeout", read_timeout)):
         if value is not None and not value > 0:
             raise InputError("must be positive", field=name)
-    target = out_dir if out_dir is not None else default_out_dir(f"ingest-{host.replace(':', '_')}-{port}")
-    if console.is_terminal:
-        from rich.live import Live
+    target = out_dir if out_dir is not None else default_out_dir(f"ingest-{feed_host.replace(':', '_')}-{feed_port}")
+    display = _Live(no_serve, host=host, port=port, allow_remote=allow_remote, tokens=tokens,
+                    exit_when_done=exit_when_done, what="live", pace=False)
+    try:
+        if console.is_terminal:
+            from rich.live import Live
 
-        with Live(console=console, transient=True, refresh_per_second=4) as live:
+            with Live(console=console, transient=True, refresh_per_second=4) as live:
+                summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
+                                      max_messages=max_messages, read_timeout=read_timeout, sinks=display.sinks,
+                                      on_status=lambda status: live.update(status_table(status)))
+        else:  # a log: one plain line every 10 s
             summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
-                                  max_messages=max_messages, read_timeout=read_timeout,
-                                  on_status=lambda status: live.update(status_table(status)))
-    else:  # a log: one plain line every 10 s
-        summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
-                              max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0,
-                              on_status=lambda status: status["final"] or console.print(
-                                  status_line(status), highlight=False, markup=False, soft_wrap=True))
-    print_ingest_report(summary, out)
-    if not no_serve:
-        # The live display arrives with a later issue; until then ingest is headless.
-        console.print("[dim]live display not available yet: ran headless[/]")
+                                  max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0,
+                                  sinks=display.sinks, on_status=lambda status: status["final"] or console.print(
+                                      status_line(status), highlight=False, markup=False, soft_wrap=True))
+        print_ingest_report(summary, out)
+        display.serve_on()
+    finally:
+        display.stop()
 
 
 @app.command("explain")
