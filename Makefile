@@ -49,7 +49,7 @@ demo: setup
 	$(VENV)/bin/airpicture demo
 
 test: setup-test
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 # Long: Stone Soup needs minutes at N = 1000 (its GOSPA/SIAP about 25 minutes).
 bench: setup-test

@@ -264,10 +264,13 @@ function kv(rows) {
   return `<dl>${rows.filter(([, v]) => v !== "" && v != null).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join("")}</dl>`;
 }
 
-function objectRows(obj, skip = []) {
-  if (!obj || typeof obj !== "object") return [];
-  return Object.entries(obj).filter(([k]) => !skip.includes(k)).map(([k, v]) =>
-    [label(k), esc(typeof v === "object" && v !== null ? JSON.stringify(v) : v)]);
+function historyList(entries) {
+  const last = (entries || []).slice(-6).reverse();
+  if (!last.length) return "";
+  return `<ul class="mini">${last.map((e) =>
+    `<li>${fmtTime(e.time, live.epoch_unix)} ${esc(label(e.kind))}${e.flag ? ` ${esc(e.flag)}` : ""}: ` +
+    `${esc(label(String(e.old ?? "")))} &rarr; ${esc(label(String(e.new ?? "")))}` +
+    `${e.reason ? ` <span class="muted">(${esc(e.reason)})</span>` : ""}</li>`).join("")}</ul>`;
 }
 
 function drawDetails() {
@@ -276,24 +279,32 @@ function drawDetails() {
   const d = selectedDetails || {};
   const rec = frame.tracks.get(selected) || d.track;
   $("details-title").textContent = `Track T${selected}${rec && rec.callsign ? ` ${rec.callsign}` : ""}`;
+  $("details-panel").dataset.trackId = String(selected);
   if (!rec) {
     $("details").innerHTML = d.error ? `<p class="error">${esc(d.error)}</p>` : `<p class="muted">not in the picture</p>`;
     return;
   }
   const colour = IDENTITY_COLOURS[rec.identity] || "#fff";
   const idObj = d.identity || {};
-  const thObj = d.threat || {};
+  const flags = Object.entries(idObj.flags || {}).filter(([, v]) => v);
+  const ov = idObj.override;
   const html = [];
   html.push(`<div class="sub"><h3>Identity</h3>` + kv([
-    ["identity", `<span class="ident" style="color:${colour}">${esc(label(rec.identity))}</span>`],
-    ["reason", `<span class="identity-reason">${esc(rec.identity_reason || idObj.reason || "")}</span>`],
-    ["class", esc(label(rec.track_class)) + (rec.class_hint ? ` <span class="muted">(hint ${esc(rec.class_hint)})</span>` : "")],
-    ...objectRows(idObj, ["identity", "reason", "track_id", "track_class"]),
+    ["identity", `<span class="ident" style="color:${colour}">${esc(label(rec.identity))}</span>` +
+      (idObj.identity_since != null ? ` <span class="muted">since ${fmtTime(idObj.identity_since, live.epoch_unix)}</span>` : "")],
+    ["reason", `<span class="identity-reason">${esc(rec.identity_reason || idObj.identity_reason || "")}</span>`],
+    ["rule", esc(idObj.identity_rule)],
+    ["override", ov ? `${esc(label(ov.identity))} by ${esc(ov.who)}: ${esc(ov.why)}` : ""],
+    ["automatic", ov ? `${esc(label(idObj.automatic_identity))} (${esc(idObj.automatic_reason)})` : ""],
+    ["proposed", idObj.proposed ? `${esc(label(idObj.proposed.identity))} (${idObj.proposed.updates} updates)` : ""],
+    ["class", esc(label(rec.track_class)) + (idObj.class_reason ? ` <span class="muted">${esc(idObj.class_reason)}</span>` :
+      rec.class_hint ? ` <span class="muted">(hint ${esc(rec.class_hint)})</span>` : "")],
+    ["flags", flags.map(([k, v]) => `<span class="badge flag">${esc(label(k))}</span> ${esc(v)}`).join("<br>")],
+    ["changes", historyList(idObj.history)],
   ]) + `</div>`);
   html.push(`<div class="sub"><h3>Threat</h3>` + kv([
     ["level", `<span class="threat threat-${esc(rec.threat_level)}">${esc(rec.threat_level)}</span> ${num(rec.threat_score, 2)}`],
-    ["reason", `<span class="threat-reason">${esc(rec.threat_reason || thObj.reason || "")}</span>`],
-    ...objectRows(thObj, ["level", "score", "reason", "track_id", "threat_level", "threat_score", "threat_reason"]),
+    ["reason", `<span class="threat-reason">${esc(rec.threat_reason || (d.threat && d.threat.reason) || "")}</span>`],
   ]) + `</div>`);
   html.push(`<div class="sub"><h3>Sources</h3>` + kv([
     ["sources", esc(rec.sources)],
@@ -375,7 +386,7 @@ $("alerts").addEventListener("click", async (ev) => {
     drawAlerts();
   } else {
     const msg = r.status === 401 || r.status === 403
-      ? `Not allowed to acknowledge alert ${id}: ${r.error} (an operator token is needed)`
+      ? `Not allowed to acknowledge alert ${id}: ${r.error}`
       : `Acknowledge ${id} failed: ${r.error}`;
     $("alert-error").textContent = msg;
     $("alert-error").hidden = false;
@@ -417,14 +428,17 @@ function drawTimeline() {
   if (!sliding) s.value = String(Math.round((history ? history.time : live.time) ?? end));
   $("t-start").textContent = fmtTime(start, live.epoch_unix);
   $("t-end").textContent = fmtTime(end, live.epoch_unix);
-  $("speed").value = String(timeline.speed ?? 1);
+  const speed = timeline.speed == null ? "1000000" : String(timeline.speed);
+  const sel = $("speed");
+  if (![...sel.options].some((o) => o.value === speed)) sel.add(new Option(`${speed}x`, speed));
+  sel.value = speed;
   $("btn-play").classList.toggle("on", !!timeline.playing);
   $("btn-pause").classList.toggle("on", timeline.playing === false);
 }
 
 async function pollTimeline() {
   const r = await api("/api/timeline");
-  if (r.ok) { timeline = r.data; drawTimeline(); }
+  if (r.ok) { const prev = timeline; timeline = r.data; drawTimeline(); followTimeline(prev); }
 }
 
 async function playback(body) {
@@ -443,18 +457,24 @@ $("slider").addEventListener("input", () => {
 $("slider").addEventListener("change", async () => {
   sliding = false;
   const t = Number($("slider").value);
-  if (live.mode === "recording") {
-    // A recording: move the playback; the WebSocket then carries the picture from t.
-    const r = await playback({ action: "seek", t });
-    if (r.ok) { history = null; await loadPicture(); }
-    return;
-  }
+  // An operator's seek moves the service's playback cursor (every display follows); a viewer looks on its own.
+  const r = await api("/api/playback", { method: "POST", body: { action: "seek", t } });
+  if (r.ok) { timeline = r.data; $("playback-error").hidden = true; }
   await showHistory(t);
 });
-$("btn-live").addEventListener("click", () => { history = null; renderSoon(); });
-$("btn-play").addEventListener("click", () => playback({ action: "play" }));
+$("btn-live").addEventListener("click", () => goLive());
+$("btn-play").addEventListener("click", () => goLive());
 $("btn-pause").addEventListener("click", () => playback({ action: "pause" }));
 $("speed").addEventListener("change", () => playback({ action: "speed", speed: Number($("speed").value) }));
+
+async function goLive() {
+  history = null;
+  renderSoon();
+  // Resume the shared playback when this token may (an operator); a viewer just returns to the live picture.
+  const r = await api("/api/playback", { method: "POST", body: { action: "play" } });
+  if (r.ok) { timeline = r.data; $("playback-error").hidden = true; drawTimeline(); }
+  else if (r.status !== 401 && r.status !== 403) { $("playback-error").textContent = `playback: ${r.error}`; $("playback-error").hidden = false; }
+}
 
 async function showHistory(t) {
   const r = await api(`/api/picture?t=${encodeURIComponent(t)}`);
@@ -462,6 +482,14 @@ async function showHistory(t) {
   const p = r.data;
   history = { time: p.time, epoch_unix: p.epoch_unix, mode: p.mode, tracks: new Map(p.tracks.map((x) => [x.track_id, x])) };
   renderSoon();
+}
+
+// Follow the service's playback cursor: another operator's seek (or play) moves this display too.
+function followTimeline(prev) {
+  if (!timeline || sliding) return;
+  if (timeline.following === false && timeline.time != null && (!history || history.time !== timeline.time) &&
+      (!prev || prev.time !== timeline.time || prev.following !== false)) showHistory(timeline.time);
+  else if (timeline.following === true && prev && prev.following === false && history) { history = null; renderSoon(); }
 }
 
 async function loadPicture() {
