@@ -24,8 +24,8 @@ await build({
   logLevel: "warning",
 });
 copyFileSync(join(here, "src", "index.html"), join(out, "index.html"));
-// Natural Earth (world-atlas TopoJSON): land for the coastlines, countries for the borders.
-for (const f of ["land-50m.json", "countries-50m.json"]) {
+// Natural Earth (world-atlas TopoJSON): land for the coastlines, countries for the borders; 1:50m and 1:10m.
+for (const f of ["land-50m.json", "countries-50m.json", "land-10m.json", "countries-10m.json"]) {
   copyFileSync(join(here, "node_modules", "world-atlas", f), join(out, "base", f));
 }
 console.log(`built ${out}`);

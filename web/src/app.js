@@ -72,23 +72,49 @@ const layers = {
   tracks: L.layerGroup().addTo(map),
 };
 
-async function loadBaseMap() {
-  try {
-    const [land, countries] = await Promise.all([
-      fetch("base/land-50m.json").then((r) => r.json()),
-      fetch("base/countries-50m.json").then((r) => r.json()),
-    ]);
+// Natural Earth at two scales: 1:50m below zoom 7, 1:10m (fetched the first time it is needed) from zoom 7 on.
+const FINE_ZOOM = 7;
+const baseLayers = { coarse: null, fine: null, fineLoading: false };
+
+async function baseLayer(scale) {
+  const [land, countries] = await Promise.all([
+    fetch(`base/land-${scale}.json`).then((r) => r.json()),
+    fetch(`base/countries-${scale}.json`).then((r) => r.json()),
+  ]);
+  return L.layerGroup([
     L.geoJSON(feature(land, land.objects.land), {
       pane: "base", renderer: baseRenderer, interactive: false,
       style: { color: "#7fa3b8", weight: 1, fillColor: "#1c2f3a", fillOpacity: 1 },
-    }).addTo(map);
+    }),
     L.geoJSON(mesh(countries, countries.objects.countries, (a, b) => a !== b), {
       pane: "base", renderer: baseRenderer, interactive: false,
       style: { color: "#8a9aa6", weight: 0.8, dashArray: "4 3", opacity: 0.8 },
-    }).addTo(map);
+    }),
+  ]);
+}
+
+async function updateBaseMap() {
+  const fine = map.getZoom() >= FINE_ZOOM;
+  if (fine && !baseLayers.fine && !baseLayers.fineLoading) {
+    baseLayers.fineLoading = true;
+    try { baseLayers.fine = await baseLayer("10m"); } catch (e) { console.warn("1:10m base map not loaded", e); }
+  }
+  const want = map.getZoom() >= FINE_ZOOM && baseLayers.fine ? baseLayers.fine : baseLayers.coarse;
+  for (const layer of [baseLayers.coarse, baseLayers.fine]) {
+    if (!layer) continue;
+    if (layer === want && !map.hasLayer(layer)) layer.addTo(map);
+    else if (layer !== want && map.hasLayer(layer)) map.removeLayer(layer);
+  }
+}
+
+async function loadBaseMap() {
+  try {
+    baseLayers.coarse = await baseLayer("50m");
   } catch (e) {
     console.warn("base map not loaded", e);
   }
+  map.on("zoomend", updateBaseMap);
+  await updateBaseMap();
 }
 
 const ZONE_STYLE = {
@@ -252,6 +278,7 @@ async function select(id) {
 async function refreshDetails() {
   if (selected == null) return;
   const id = selected;
+  if (!live.tracks.has(id)) { selectedDetails = {}; drawDetails(); drawSelection(); return; }
   const r = await api(`/api/tracks/${id}`);
   if (id !== selected) return;
   if (r.ok) selectedDetails = r.data;
@@ -354,7 +381,7 @@ function alertOrder(a, b) {
 }
 
 function drawAlerts() {
-  const all = [...live.alerts.values()].sort(alertOrder);
+  const all = [...(history || live).alerts.values()].sort(alertOrder);
   const active = all.filter((a) => a.active).length;
   $("alert-count").textContent = `${active} active / ${all.length}`;
   $("alerts").innerHTML = all.map((a) => {
@@ -382,6 +409,7 @@ $("alerts").addEventListener("click", async (ev) => {
   const r = await api(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: "POST", body: {} });
   if (r.ok && r.data) {
     live.alerts.set(String(r.data.id), r.data);
+    if (history && history.alerts.has(String(r.data.id))) history.alerts.set(String(r.data.id), r.data);
     $("alert-error").hidden = true;
     drawAlerts();
   } else {
@@ -480,7 +508,8 @@ async function showHistory(t) {
   const r = await api(`/api/picture?t=${encodeURIComponent(t)}`);
   if (!r.ok) { $("playback-error").textContent = `history: ${r.error}`; $("playback-error").hidden = false; return; }
   const p = r.data;
-  history = { time: p.time, epoch_unix: p.epoch_unix, mode: p.mode, tracks: new Map(p.tracks.map((x) => [x.track_id, x])) };
+  history = { time: p.time, epoch_unix: p.epoch_unix, mode: p.mode, tracks: new Map(p.tracks.map((x) => [x.track_id, x])),
+    alerts: new Map((p.alerts || []).map((a) => [String(a.id), a])) };
   renderSoon();
 }
 
@@ -601,4 +630,4 @@ loadBaseMap();
 connect();
 pollTimeline();
 setInterval(pollTimeline, TIMELINE_POLL_MS);
-window.airpicture = { live, get history() { return history; }, select };
+window.airpicture = { map, live, get history() { return history; }, select };

@@ -12,7 +12,7 @@ export const CLASS_FUNCTION = {
   fixed_wing: "MF----",   // military fixed wing (civil when it squawks / has an ICAO address and is neutral)
   rotary_wing: "MH----",  // military rotary wing
   uav: "MFQ---",          // unmanned aerial vehicle
-  missile: "W-----",      // missile in flight
+  missile: "WM----",      // missile in flight
   bird: "------",         // no 2525 bird: a plain air track, labelled BIRD
   unknown: "------",      // a plain air track
 };
