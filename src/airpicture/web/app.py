@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, WebSocket
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,22 +100,35 @@ class Guard:
                 return await _plain(scope, receive, send, 400, "bad Content-Length")
             if int(length) > self.max_body:
                 return await _plain(scope, receive, send, 413, f"request body over {self.max_body} bytes")
-        received = 0
-        started = False
+        if scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
+            # Read the body here, at most max_body bytes (chunked bodies have no length to check first), and
+            # hand it on whole: the app never sees more than the limit.
+            chunks, size = [], 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body:
+                    return await _plain(scope, receive, send, 413, f"request body over {self.max_body} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            delivered = False
 
-        async def limited_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _TooLarge
-            return message
+            async def replay():
+                nonlocal delivered
+                if not delivered:
+                    delivered = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+        else:
+            replay = receive
 
         async def guarded_send(message):
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
                          (b"x-frame-options", b"DENY")]
                 if scope["path"].startswith(("/api", "/data", "/openapi")):
@@ -122,15 +136,7 @@ class Guard:
                 message = {**message, "headers": list(message.get("headers", [])) + extra}
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except _TooLarge:
-            if not started:
-                await _plain(scope, receive, send, 413, f"request body over {self.max_body} bytes")
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, guarded_send)
 
 
 async def _plain(scope, receive, send, status: int, detail: str):
@@ -158,6 +164,13 @@ def create_app(service: Service) -> FastAPI:
     app = FastAPI(title="airpicture live picture", version="1", default_response_class=JSONResponse,
                   description="The recognised air picture of a run: tracks, alerts, identities, playback. "
                               "Roles: viewer < operator < admin (docs/web.md).")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc: RequestValidationError):
+        # Our own rendering: the default one echoes the input and fails (500) on NaN / lone surrogates.
+        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": _safe(str(e.get("msg", ""))),
+                   "type": str(e.get("type", ""))} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     def need(role: str):
         def check(bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
@@ -402,6 +415,10 @@ def create_app(service: Service) -> FastAPI:
 def wrap(app, service: Service):
     """The app behind the guard (body limit, Host check, headers): what the server runs."""
     return Guard(app, max_body=MAX_BODY_BYTES, allowed_hosts=service.allowed_hosts)
+
+
+def _safe(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")[:300]
 
 
 def _frame_at(store: PictureStore, t: float):

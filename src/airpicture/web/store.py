@@ -138,6 +138,7 @@ class PictureStore:
         self._published = self._latest                          # the state the last message left clients in
         self._seq = 0
         self._dirty = False
+        self._reset = False
         self._pending_alerts: dict[str, dict] = {}
         self.alerts: dict[str, dict] = {}                        # every alert seen, latest state, by id
         self._hist: list[_Frame] = []
@@ -164,7 +165,9 @@ class PictureStore:
             self._latest = self._published = _Frame.of(0.0, None, empty_columns())
             self._hist, self._hist_t, self._hist_rows = [], [], 0
             self.alerts, self._pending_alerts = {}, {}
+            self._reset = True  # clients connected before: a fresh snapshot (with the context) replaces theirs
             self._dirty = True
+            self._cond.notify_all()
         self.start()
 
     def step(self, frame: PictureFrame) -> None:
@@ -325,8 +328,12 @@ class PictureStore:
                 alerts = list(self._pending_alerts.values())
                 self._pending_alerts = {}
                 self._dirty = False
+                reset, self._reset = self._reset, False
             try:
-                self._publish(prev, cur, alerts)
+                if reset:
+                    self._publish_snapshot(cur)
+                else:
+                    self._publish(prev, cur, alerts)
             except Exception:  # never let one bad frame stop the display
                 import logging
 
@@ -348,6 +355,20 @@ class PictureStore:
             try:
                 loop.call_soon_threadsafe(self._fanout, seq, text)
             except RuntimeError:  # the loop closed meanwhile (shutdown)
+                pass
+
+    def _publish_snapshot(self, cur: _Frame) -> None:
+        """A new run opened: every client gets a snapshot of it (replacing what it had)."""
+        with self._lock:
+            self._seq += 1
+            self._published = cur
+        seq, text = self.snapshot()
+        self.counts["published"] += 1
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._fanout, seq, text)
+            except RuntimeError:
                 pass
 
     def _fanout(self, seq: int, text: str) -> None:
