@@ -238,3 +238,17 @@ def test_time_slider_shows_a_past_picture(viewer_page, service):
     sync_api.expect(p.page.locator("#view-state")).to_have_text("LIVE")
     p.page.wait_for_function("document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
                              f"{len(api(service, '/api/tracks'))}")
+
+
+def test_the_page_reconnects_when_the_websocket_drops(operator_page, service):
+    p = operator_page
+    sockets = []
+    p.page.on("websocket", lambda ws: sockets.append(ws.url))
+    p.page.evaluate("window.airpicture.dropConnection()")
+    p.page.wait_for_function("document.body.dataset.conn != 'up'")
+    p.page.wait_for_function("document.body.dataset.conn == 'up'")
+    assert len(sockets) == 1 and "/ws?token=" in sockets[0]  # a new socket, with the token
+    # the new snapshot gives the same picture
+    p.page.wait_for_function("document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
+                             f"{len(api(service, '/api/tracks'))}")
+    assert p.errors == []

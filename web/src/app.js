@@ -630,4 +630,5 @@ loadBaseMap();
 connect();
 pollTimeline();
 setInterval(pollTimeline, TIMELINE_POLL_MS);
-window.airpicture = { map, live, get history() { return history; }, select };
+// For the console and the browser tests: the map, the state, and a way to drop the WebSocket (it reconnects).
+window.airpicture = { map, live, get history() { return history; }, select, dropConnection: () => ws && ws.close() };
