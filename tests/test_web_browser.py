@@ -25,13 +25,13 @@ STATIC = Path(__file__).resolve().parents[1] / "src" / "airpicture" / "web" / "s
 RUN_S = 90.0
 TIMEOUT_MS = 30_000
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (make test installs Debian's "
-                                                            "chromium; apt-get install chromium chromium-driver)"),
-    pytest.mark.xdist_group("web_browser"),  # one service and one run for the whole module
-]
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is absent (make test installs Debian's chromium: apt-get install chromium "
+                "chromium-driver)", allow_module_level=True)
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras: pip install -e .[test]")
+from playwright import sync_api  # noqa: E402  (the test extras; its own browsers are never used)
+
+pytestmark = pytest.mark.xdist_group("web_browser")  # one service and one run for the whole module
 
 
 # ------------------------------------------------------------------------------------------------ fixtures

@@ -192,8 +192,9 @@ function trackHtml(rec) {
   };
 }
 
+const vectorRenderer = L.canvas({ pane: "vectors", padding: 0.2 }); // leaders and trails: many short lines
+
 function drawTracks(tracks, withTrails) {
-  layers.leaders.clearLayers(); layers.trails.clearLayers();
   const seen = new Set();
   for (const rec of tracks.values()) {
     if (rec.lat == null || rec.lon == null) continue;
@@ -205,7 +206,7 @@ function drawTracks(tracks, withTrails) {
         icon: L.divIcon({ className: "trk-icon", html: h.html, iconSize: h.size, iconAnchor: h.anchor }) });
       marker.on("click", () => select(rec.track_id));
       marker.addTo(layers.tracks);
-      m = { marker, key: h.key };
+      m = { marker, key: h.key, leader: null, trail: null, colour: null };
       markers.set(rec.track_id, m);
     } else {
       m.marker.setLatLng([rec.lat, rec.lon]);
@@ -216,15 +217,28 @@ function drawTracks(tracks, withTrails) {
     }
     m.marker.setZIndexOffset(Math.round((rec.threat_score || 0) * 1000));
     const colour = IDENTITY_COLOURS[rec.identity] || "#ffff80";
+    if (m.colour !== colour) {
+      if (m.leader) m.leader.setStyle({ color: colour });
+      if (m.trail) m.trail.setStyle({ color: colour });
+      m.colour = colour;
+    }
     const end = leaderEnd(rec, LEADER_S);
-    if (end) L.polyline([[rec.lat, rec.lon], end], { pane: "vectors", color: colour, weight: 1.5, opacity: 0.9,
+    const leader = end ? [[rec.lat, rec.lon], end] : [];
+    if (!m.leader) m.leader = L.polyline(leader, { renderer: vectorRenderer, color: colour, weight: 1.5, opacity: 0.9,
       interactive: false }).addTo(layers.leaders);
+    else m.leader.setLatLngs(leader);
     const tr = withTrails ? trails.get(rec.track_id) : null;
-    if (tr && tr.length > 1) L.polyline(tr.map((p) => [p[0], p[1]]), { pane: "vectors", color: colour, weight: 1,
-      opacity: 0.5, dashArray: "1 3", interactive: false }).addTo(layers.trails);
+    const trail = tr && tr.length > 1 ? tr.map((p) => [p[0], p[1]]) : [];
+    if (!m.trail) m.trail = L.polyline(trail, { renderer: vectorRenderer, color: colour, weight: 1, opacity: 0.5,
+      dashArray: "1 3", interactive: false }).addTo(layers.trails);
+    else m.trail.setLatLngs(trail);
   }
   for (const [id, m] of markers) {
-    if (!seen.has(id)) { layers.tracks.removeLayer(m.marker); markers.delete(id); }
+    if (seen.has(id)) continue;
+    layers.tracks.removeLayer(m.marker);
+    if (m.leader) layers.leaders.removeLayer(m.leader);
+    if (m.trail) layers.trails.removeLayer(m.trail);
+    markers.delete(id);
   }
 }
 
