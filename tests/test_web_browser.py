@@ -252,3 +252,32 @@ def test_the_page_reconnects_when_the_websocket_drops(operator_page, service):
     p.page.wait_for_function("document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
                              f"{len(api(service, '/api/tracks'))}")
     assert p.errors == []
+
+
+def test_operator_overrides_an_identity_and_a_viewer_cannot(browser, service):
+    tid = next(t["track_id"] for t in api(service, "/api/tracks") if t["identity"] != "hostile")
+    viewer = Page(browser, service, "viewer")
+    try:
+        viewer.page.locator(f"tr[data-track-row='{tid}']").click()
+        viewer.page.select_option("#override-identity", "hostile")
+        viewer.page.fill("#override-why", "browser test: a viewer tries")
+        viewer.page.locator("#override-set").click()
+        sync_api.expect(viewer.page.locator("#override-result")).to_contain_text("Not allowed")
+    finally:
+        viewer.close()
+    assert api(service, f"/api/tracks/{tid}")["track"]["identity"] != "hostile"
+    operator = Page(browser, service, "operator")
+    try:
+        operator.page.locator(f"tr[data-track-row='{tid}']").click()
+        operator.page.select_option("#override-identity", "hostile")
+        operator.page.fill("#override-why", "browser test: seen launching")
+        operator.page.locator("#override-set").click()
+        sync_api.expect(operator.page.locator("#override-result")).to_have_class("ok")
+        detail = api(service, f"/api/tracks/{tid}")
+        assert detail["track"]["identity"] == "hostile"
+        assert detail["identity"]["override"]["who"] == "operator"
+        sync_api.expect(operator.page.locator(f".leaflet-marker-pane [data-track-id='{tid}']")).to_have_attribute(
+            "data-identity", "hostile")
+        assert operator.errors == []
+    finally:
+        operator.close()

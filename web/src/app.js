@@ -282,6 +282,11 @@ document.querySelector("#track-table tbody").addEventListener("click", (ev) => {
 // ------------------------------------------------------------------ details
 
 async function select(id) {
+  if (id !== selected) {
+    $("override-result").hidden = true;
+    const rec = (history || live).tracks.get(id);
+    if (rec) $("override-identity").value = rec.identity;
+  }
   selected = id;
   selectedDetails = null;
   $("details-panel").hidden = false;
@@ -382,6 +387,31 @@ function drawSelection() {
       { pane: "vectors", color: "#ffffff", weight: 1.5, opacity: 0.7, interactive: false }).addTo(layers.selection);
   }
 }
+
+// An operator's identity override (POST /api/tracks/{id}/identity); a viewer sees the refusal.
+$("override").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (selected == null) return;
+  const id = selected, out = $("override-result");
+  const why = $("override-why").value.trim();
+  if (!why) { out.textContent = "say why"; out.className = "error"; out.hidden = false; return; }
+  const r = await api(`/api/tracks/${id}/identity`, { method: "POST",
+    body: { identity: $("override-identity").value, why } });
+  if (r.ok) {
+    out.textContent = `T${id}: ${label(r.data.identity)} (${r.data.identity_reason || why})`;
+    out.className = "ok";
+    $("override-why").value = "";
+    const rec = live.tracks.get(id);
+    if (rec) { rec.identity = r.data.identity; if (r.data.identity_reason) rec.identity_reason = r.data.identity_reason; }
+    lastDetailsFetch = 0;
+    renderSoon();
+  } else {
+    out.textContent = r.status === 401 || r.status === 403 ? `Not allowed to override T${id}: ${r.error}`
+      : `Override of T${id} failed: ${r.error}`;
+    out.className = "error";
+  }
+  out.hidden = false;
+});
 
 $("details-close").addEventListener("click", () => {
   selected = null; selectedDetails = null; layers.selection.clearLayers(); renderSoon();
