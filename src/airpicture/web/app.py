@@ -161,7 +161,9 @@ def _role(tokens: Tokens, bearer: HTTPAuthorizationCredentials | None, query: st
 
 def create_app(service: Service) -> FastAPI:
     store, tokens = service.store, service.tokens
+    # No /docs or /redoc pages: they load their scripts from a CDN, and the service loads nothing from outside.
     app = FastAPI(title="airpicture live picture", version="1", default_response_class=JSONResponse,
+                  docs_url=None, redoc_url=None,
                   description="The recognised air picture of a run: tracks, alerts, identities, playback. "
                               "Roles: viewer < operator < admin (docs/web.md).")
 
@@ -455,5 +457,5 @@ async def _receive_loop(websocket: WebSocket) -> None:
 
 PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>airpicture</title></head>
 <body><h1>airpicture live picture</h1><p>The front end is not built in this installation
-(<code>make web</code>). The API answers: <a href="/docs">/docs</a>, <code>/api/picture?token=...</code>,
+(<code>make setup</code>). The API answers: <code>/openapi.json</code>, <code>/api/picture?token=...</code>,
 WebSocket <code>/ws?token=...</code>.</p></body></html>"""

@@ -24,6 +24,7 @@ from .store import PictureStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+USER_TIMEOUT_MS = 30_000
 
 
 def is_loopback(host: str) -> bool:
@@ -50,6 +51,10 @@ def _bind(host: str, port: int) -> socket.socket:
         raise InputError(f"cannot resolve {host}: {exc}", field="--host") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        # Accepted connections inherit it: a peer that takes no data for this long (a WebSocket client that
+        # stopped reading, dropped but still holding its last message in our send buffer) is reset by the kernel.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)
     try:
         sock.bind(addr)
     except OSError as exc:

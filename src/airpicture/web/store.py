@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import threading
 import time as _time
 from dataclasses import dataclass
@@ -154,6 +155,7 @@ class PictureStore:
         self._last_publish = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.clients: set[Client] = set()
+        self.publish_ms: collections.deque = collections.deque(maxlen=1000)  # time to build each delta
         self.counts = {"messages": 0, "published": 0, "dropped_clients": 0, "clients_served": 0,
                        "bytes_sent": 0, "history_trimmed": 0}
 
@@ -341,14 +343,16 @@ class PictureStore:
             self._last_publish = _time.monotonic()
 
     def _publish(self, prev: _Frame, cur: _Frame, alerts: list[dict]) -> None:
+        t0 = _time.perf_counter()
         upsert, remove = _changed(prev, cur)
         with self._lock:
             self._seq += 1
             seq = self._seq
             self._published = cur
         msg = {"type": "delta", "seq": seq, "time": cur.time, "upsert": records(cur.columns, upsert),
-               "remove": remove.tolist(), "alerts": alerts}
+               "remove": remove, "alerts": alerts}
         text = dumps(msg).decode()
+        self.publish_ms.append(1e3 * (_time.perf_counter() - t0))
         self.counts["published"] += 1
         loop = self.loop
         if loop is not None and not loop.is_closed():
