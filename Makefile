@@ -57,6 +57,7 @@ bench: setup-test
 	$(PY) bench/bench_metrics.py
 	$(PY) bench/bench_replay.py
 	$(PY) bench/bench_threat.py
+	$(PY) bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) web/node_modules $(DATA)/*.json $(STATIC)
