@@ -56,7 +56,7 @@ const map = L.map("map", { zoomControl: true, worldCopyJump: true, minZoom: 2, m
 map.attributionControl.setPrefix(false);
 map.attributionControl.addAttribution("Natural Earth (world-atlas)");
 L.control.scale({ imperial: false }).addTo(map);
-const baseRenderer = L.canvas({ padding: 0.2 });
+const baseRenderer = L.canvas({ pane: "base", padding: 0.2 });
 
 map.createPane("base"); map.getPane("base").style.zIndex = 250;
 map.createPane("context"); map.getPane("context").style.zIndex = 350;
