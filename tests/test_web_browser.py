@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 import shutil
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
