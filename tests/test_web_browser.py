@@ -28,7 +28,7 @@ if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is absent (make test installs Debian's chromium: apt-get install chromium "
                 "chromium-driver)", allow_module_level=True)
 
-from playwright import sync_api  # noqa: E402  (the test extras; its own browsers are never used)
+from playwright import sync_api  # the test extras; its own browsers are never used
 
 pytestmark = pytest.mark.xdist_group("web_browser")  # one service and one run for the whole module
 
