@@ -43,7 +43,7 @@ HEAD = re.compile(rb'"seq":(\d+),"time":([-0-9.eE+]+)')
 
 
 # ------------------------------------------------------------------------------------------------- clients
-def _client_proc(url: str, n: int, stop_at: float, out) -> None:
+def _client_proc(url: str, n: int, done, out) -> None:
     """One process of ``n`` clients: (receipt wall time, frame time, seq, bytes) per delta, and errors."""
     import websockets
 
@@ -54,11 +54,11 @@ def _client_proc(url: str, n: int, stop_at: float, out) -> None:
         try:
             async with websockets.connect(url, max_size=None, compression=None, open_timeout=60,
                                           ping_interval=None) as ws:
-                while time.time() < stop_at:
+                while not done.is_set():
                     try:
-                        data = await asyncio.wait_for(ws.recv(decode=False), max(0.1, stop_at - time.time()))
+                        data = await asyncio.wait_for(ws.recv(decode=False), 0.5)
                     except asyncio.TimeoutError:
-                        break
+                        continue
                     now = time.time()
                     m = HEAD.search(data, 0, 200)
                     if m is not None and b'"heartbeat"' not in data[-40:]:
@@ -95,6 +95,8 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
     store.open(PictureContext(name="bench", mode="simulation"))
     stop_feed = threading.Event()
     feed_times: list[float] = []
+    measured_frames: list[float] = []
+    measure_from = stop_at = float("inf")
 
     def feeder():
         t_next = time.time()
@@ -103,16 +105,17 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
             if now < t_next:
                 time.sleep(min(t_next - now, 0.05))
                 continue
-            store.step(picture.frame(time.time()))  # frame time = wall time at the update
+            stamp = time.time()
+            store.step(picture.frame(stamp))  # frame time = wall time at the update
             feed_times.append(time.time() - now)
+            if measure_from <= stamp < stop_at:
+                measured_frames.append(stamp)
             t_next += 1.0 / rate_hz
 
-    t0 = time.time()
-    stop_at = t0 + warmup + seconds
     ctx = mp.get_context("spawn")
-    out = ctx.Queue()
+    out, done = ctx.Queue(), ctx.Event()
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    workers = [ctx.Process(target=_client_proc, args=(url, n, stop_at, out), daemon=True) for n in per if n]
+    workers = [ctx.Process(target=_client_proc, args=(url, n, done, out), daemon=True) for n in per if n]
     for w in workers:
         w.start()
     deadline = time.monotonic() + 120
@@ -121,6 +124,7 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
     connected = len(store.clients)
     feed = threading.Thread(target=feeder, daemon=True)
     measure_from = time.time() + warmup
+    stop_at = measure_from + seconds
     feed.start()
     rss_peak, samples = 0.0, []
     while time.time() < stop_at:
@@ -130,6 +134,8 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
         time.sleep(0.2)
     stop_feed.set()
     feed.join()
+    time.sleep(3.0)  # the last frames reach the clients
+    done.set()
     results = [out.get(timeout=120) for _ in workers]
     for w in workers:
         w.join(30)
@@ -138,7 +144,7 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
     publish_ms = sorted(store.publish_ms)
     service.stop()
 
-    rows = [r for rr, _ in results for r in rr if r[2] >= measure_from]
+    rows = [r for rr, _ in results for r in rr if measure_from <= r[2] < stop_at]
     errors = [e for _, ee in results for e in ee]
     lat = sorted(now - t for _, now, t, _, _ in rows)
     span = max(1e-9, (max(r[1] for r in rows) - min(r[1] for r in rows))) if rows else 1.0
@@ -150,7 +156,7 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
 
     return {"tracks": tracks, "clients": clients, "connected": connected, "procs": len(workers),
             "seconds": seconds, "warmup": warmup, "rate_hz": rate_hz, "samples": len(lat), "frames": frames,
-            "expected": int(seconds * rate_hz) * clients, "p50": q(0.5), "p90": q(0.9), "p99": q(0.99),
+            "expected": len(measured_frames) * clients, "p50": q(0.5), "p90": q(0.9), "p99": q(0.99),
             "max": lat[-1] if lat else float("nan"), "mean": statistics.fmean(lat) if lat else float("nan"),
             "rss0": rss0, "rss_peak": rss_peak, "rss_end": rss_end, "bytes_per_s": nbytes / span,
             "delta_mb": (nbytes / len(rows) / 1e6) if rows else float("nan"),

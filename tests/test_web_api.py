@@ -183,7 +183,9 @@ def test_websocket_needs_a_token(live):
     assert asyncio.run(attempt(live.ws + "?token=wrong-token-wrong-token")) == 401
 
 
-def test_websocket_heartbeat_when_nothing_changes(live):
+@pytest.mark.parametrize("raw", [True, False], ids=["shared-frames", "send_text"])
+def test_websocket_heartbeat_when_nothing_changes(live, raw, monkeypatch):
+    monkeypatch.setattr("airpicture.web.app.RAW_FRAMES", raw)
     live.finished()
 
     async def client():
@@ -196,9 +198,12 @@ def test_websocket_heartbeat_when_nothing_changes(live):
         assert beat["type"] == "delta" and beat["upsert"] == [] and beat["remove"] == [] and beat["alerts"] == []
 
 
-def test_slow_websocket_client_is_dropped_not_buffered(tmp_path):
+@pytest.mark.parametrize("raw", [True, False], ids=["shared-frames", "send_text"])
+def test_slow_websocket_client_is_dropped_not_buffered(tmp_path, raw, monkeypatch):
     """A client that never reads (tiny receive buffer) while the picture changes fast: its queue fills and the
-    server drops it; a client that reads keeps receiving."""
+    server drops it; a client that reads keeps receiving (both ways of sending: the shared pre-built frames and
+    Starlette's send_text)."""
+    monkeypatch.setattr("airpicture.web.app.RAW_FRAMES", raw)
     store = PictureStore(min_interval_s=0.02, client_queue=4)
     with LiveService(port=0, tokens_path=tmp_path / "tokens.json", store=store) as service:
         token = service.tokens.token("viewer")
@@ -225,7 +230,13 @@ def test_slow_websocket_client_is_dropped_not_buffered(tmp_path):
                     except asyncio.TimeoutError:
                         pass
 
-        rt = threading.Thread(target=lambda: asyncio.run(reader()))
+        def read():
+            try:
+                asyncio.run(reader())
+            except Exception as exc:  # noted, the test fails below
+                received.append(exc)
+
+        rt = threading.Thread(target=read)
         rt.start()
         _wait(lambda: len(store.clients) == 2, what="both clients")
         store.open(_context())
@@ -248,6 +259,7 @@ def test_slow_websocket_client_is_dropped_not_buffered(tmp_path):
         rt.join(WAIT_S)
         slow.close()
         assert store.stats()["dropped_clients"] == 1
+        assert all(isinstance(x, int) and x > 0 for x in received), [x for x in received if not isinstance(x, int)]
 
 
 def _context():

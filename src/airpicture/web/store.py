@@ -36,6 +36,31 @@ def dumps(obj) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+def ws_frame(payload: bytes) -> bytes:
+    """``payload`` as one unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2): what a server sends. Built
+    once per message, the same bytes go to every client."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x81, n))
+    elif n < 1 << 16:
+        head = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+class Message:
+    """One message for the clients: its JSON text (``payload``, UTF-8) and the same as a ready WebSocket frame."""
+
+    __slots__ = ("seq", "payload", "frame")
+
+    def __init__(self, seq: int, payload: bytes):
+        self.seq, self.payload, self.frame = seq, payload, ws_frame(payload)
+
+    def __len__(self) -> int:
+        return len(self.payload)
+
+
 def records(columns: dict[str, np.ndarray], rows=None) -> list[dict]:
     """``PictureFrame.records()`` of the rows ``rows`` (all when None), vectorised: floats rounded to 6 decimals,
     non-finite -> None; keys in ``COLUMNS`` order."""
@@ -92,7 +117,7 @@ class _Frame:
 
 
 class Client:
-    """One WebSocket client: a bounded queue of ``(seq, text)`` messages, filled by the event loop."""
+    """One WebSocket client: a bounded queue of :class:`Message`, filled by the event loop."""
 
     def __init__(self, maxsize: int):
         self.queue: asyncio.Queue = asyncio.Queue(maxsize)
@@ -145,7 +170,7 @@ class PictureStore:
         self._hist: list[_Frame] = []
         self._hist_t: list[float] = []
         self._hist_rows = 0
-        self._snapshot_cache: tuple[int, str] | None = None
+        self._snapshot_cache: Message | None = None
         self._records_cache: tuple[int, list] | None = None
         self.live = False           # a run is feeding frames (between open and close)
         self.frames = 0
@@ -351,13 +376,13 @@ class PictureStore:
             self._published = cur
         msg = {"type": "delta", "seq": seq, "time": cur.time, "upsert": records(cur.columns, upsert),
                "remove": remove, "alerts": alerts}
-        text = dumps(msg).decode()
+        message = Message(seq, dumps(msg))
         self.publish_ms.append(1e3 * (_time.perf_counter() - t0))
         self.counts["published"] += 1
         loop = self.loop
         if loop is not None and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(self._fanout, seq, text)
+                loop.call_soon_threadsafe(self._fanout, message)
             except RuntimeError:  # the loop closed meanwhile (shutdown)
                 pass
 
@@ -366,22 +391,22 @@ class PictureStore:
         with self._lock:
             self._seq += 1
             self._published = cur
-        seq, text = self.snapshot()
+        message = self.snapshot()
         self.counts["published"] += 1
         loop = self.loop
         if loop is not None and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(self._fanout, seq, text)
+                loop.call_soon_threadsafe(self._fanout, message)
             except RuntimeError:
                 pass
 
-    def _fanout(self, seq: int, text: str) -> None:
+    def _fanout(self, message: Message) -> None:
         """In the event loop: queue a message for every client; drop a client whose queue is full."""
         for c in list(self.clients):
             if c.dropped.is_set():
                 continue
             try:
-                c.queue.put_nowait((seq, text))
+                c.queue.put_nowait(message)
             except asyncio.QueueFull:
                 c.dropped.set()
                 self.counts["dropped_clients"] += 1
@@ -402,24 +427,24 @@ class PictureStore:
             self.counts["messages"] += c.messages
             self.counts["bytes_sent"] += c.bytes
 
-    def snapshot(self) -> tuple[int, str]:
-        """``(seq, text)`` of the snapshot message of the state the last delta left clients in (cached)."""
+    def snapshot(self) -> Message:
+        """The snapshot message of the state the last delta left clients in (cached)."""
         with self._lock:
             seq, f = self._seq, self._published
             alerts = list(self.alerts.values())
             context = self.context
             cache = self._snapshot_cache
-        if cache is not None and cache[0] == seq:
+        if cache is not None and cache.seq == seq:
             return cache
         msg = {"type": "snapshot", "seq": seq, "time": f.time, "epoch_unix": f.epoch_unix,
                "mode": None if context is None else context.mode, "tracks": records(f.columns), "alerts": alerts,
                "context": None if context is None else context.to_json()}
-        out = (seq, dumps(msg).decode())
+        out = Message(seq, dumps(msg))
         self._snapshot_cache = out
         return out
 
-    def heartbeat(self) -> str:
+    def heartbeat(self) -> Message:
         with self._lock:
             seq, t = self._seq, self._published.time
-        return dumps({"type": "delta", "seq": seq, "time": t, "upsert": [], "remove": [], "alerts": [],
-                      "heartbeat": True}).decode()
+        return Message(seq, dumps({"type": "delta", "seq": seq, "time": t, "upsert": [], "remove": [],
+                                   "alerts": [], "heartbeat": True}))
