@@ -35,6 +35,8 @@ from airpicture.web.server import LiveService, check_bind
 from airpicture.web.store import PictureStore
 from airpicture.web.synthetic import SyntheticPicture
 
+pytestmark = pytest.mark.xdist_group("web_api")  # one service and one demo run for the module (make test)
+
 PASSPHRASE = "correct horse battery staple web"
 WAIT_S = 120.0
 
@@ -592,3 +594,22 @@ def test_run_serves_prints_the_operator_url_and_exits_when_done(tmp_path):
     assert f"/?token={operator}" in result.output and str(tokens) in result.output
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["sinks"]["web"]["frames"] == 10 and summary["sinks"]["web"]["errors"] == 0
+
+
+def test_replay_serves_its_picture_and_exits_when_done(tmp_path):
+    """`airpicture replay` with the service: the store gets the replay's frames (mode "replay")."""
+    from _sources_data import LONG_FLIGHT, beast_hex_lines
+
+    if not LONG_FLIGHT.exists():
+        pytest.skip(f"{LONG_FLIGHT} is not here")
+    path = tmp_path / "short.csv"
+    path.write_bytes(b"\n".join(beast_hex_lines()[:3000]) + b"\n")
+    tokens = tmp_path / "tokens.json"
+    result = CliRunner().invoke(cli_app, ["replay", str(path), "--reference", "43.63,1.37", "--port", "0",
+                                          "--speed", "0", "--exit-when-done", "--tokens", str(tokens),
+                                          "-o", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "replay as fast as it goes" in result.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    web = summary["sinks"]["web"]
+    assert web["frames"] > 10 and web["errors"] == 0 and web["history_rows"] > 0
