@@ -126,15 +126,34 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
     measure_from = time.time() + warmup
     stop_at = measure_from + seconds
     feed.start()
+    import psutil
+
+    me = psutil.Process()
+    kids = [psutil.Process(w.pid) for w in workers]
+
+    def cpu(ps):
+        total = 0.0
+        for p in ps:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    while time.time() < measure_from:
+        time.sleep(0.05)
+    cpu_s0, cpu_c0, wall0 = cpu([me]), cpu(kids), time.time()
     rss_peak, samples = 0.0, []
     while time.time() < stop_at:
         r = _rss_mb()
         rss_peak = max(rss_peak, r)
         samples.append(r)
         time.sleep(0.2)
+    cpu_s1, cpu_c1, wall1 = cpu([me]), cpu(kids), time.time()
     stop_feed.set()
     feed.join()
-    time.sleep(3.0)  # the last frames reach the clients
+    time.sleep(10.0)  # the last frames reach the clients
     done.set()
     results = [out.get(timeout=120) for _ in workers]
     for w in workers:
@@ -142,6 +161,7 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
     rss_end = _rss_mb()
     stats = store.stats()
     publish_ms = sorted(store.publish_ms)
+    written = sorted(store.written_s)
     service.stop()
 
     rows = [r for rr, _ in results for r in rr if measure_from <= r[2] < stop_at]
@@ -162,6 +182,9 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
             "delta_mb": (nbytes / len(rows) / 1e6) if rows else float("nan"),
             "publish_p50_ms": publish_ms[len(publish_ms) // 2] if publish_ms else float("nan"),
             "publish_max_ms": publish_ms[-1] if publish_ms else float("nan"),
+            "written_p50": written[len(written) // 2] if written else float("nan"),
+            "written_p99": written[int(0.99 * (len(written) - 1))] if written else float("nan"),
+            "server_cores": (cpu_s1 - cpu_s0) / (wall1 - wall0), "client_cores": (cpu_c1 - cpu_c0) / (wall1 - wall0),
             "feed_ms": 1e3 * statistics.fmean(feed_times) if feed_times else float("nan"),
             "dropped": stats["dropped_clients"], "errors": errors,
             "history_frames": stats["history_frames"]}
@@ -186,6 +209,10 @@ def report(r: dict, load0, load1) -> str:
         f"| to all clients (MB/s) | {r['bytes_per_s'] / 1e6:.1f} |",
         f"| server: build one delta (diff, records, JSON; median / max ms) | {r['publish_p50_ms']:.0f} / "
         f"{r['publish_max_ms']:.0f} |",
+        f"| server: frame at `store.step` to written to a client's socket, p50 / p99 (s) | {r['written_p50']:.3f} / "
+        f"{r['written_p99']:.3f} |",
+        f"| CPU used: server (with the feeder) / all clients (cores) | {r['server_cores']:.2f} / "
+        f"{r['client_cores']:.2f} |",
         f"| server RSS: idle / peak / end (MB) | {r['rss0']:.0f} / {r['rss_peak']:.0f} / {r['rss_end']:.0f} |",
         "",
         f"The server's RSS includes the feeder (the synthetic run) and the frame history kept for the time slider "
@@ -193,7 +220,9 @@ def report(r: dict, load0, load1) -> str:
         "the same text is queued for every client. Errors: " + ("; ".join(r["errors"][:3]) or "none") + ".",
         "",
         f"Machine: {machine()}; Python {platform.python_version()}. Load average {load0:.2f} at the start, "
-        f"{load1:.2f} at the end (clients and server share the machine).",
+        f"{load1:.2f} at the end (clients and server share the machine). The server needed {r['server_cores']:.2f} "
+        f"of a core and the clients {r['client_cores']:.2f}: with a load average above the core count, the "
+        "latencies are mostly time spent waiting for a CPU, and they fall with the machine's load.",
     ]
     return "\n".join(lines)
 

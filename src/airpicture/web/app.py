@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -487,6 +488,8 @@ async def _send_loop(sender: _Sender, store: PictureStore, client, last_seq: int
                 continue
             last_seq = message.seq
         await sender.send(message)
+        if message.stepped is not None:
+            store.written_s.append(time.time() - message.stepped)
         client.messages += 1
         client.bytes += len(message)
 

@@ -52,10 +52,11 @@ def ws_frame(payload: bytes) -> bytes:
 class Message:
     """One message for the clients: its JSON text (``payload``, UTF-8) and the same as a ready WebSocket frame."""
 
-    __slots__ = ("seq", "payload", "frame")
+    __slots__ = ("seq", "payload", "frame", "stepped")
 
-    def __init__(self, seq: int, payload: bytes):
+    def __init__(self, seq: int, payload: bytes, stepped: float | None = None):
         self.seq, self.payload, self.frame = seq, payload, ws_frame(payload)
+        self.stepped = stepped  # wall time (time.time) at which its newest frame reached store.step
 
     def __len__(self) -> int:
         return len(self.payload)
@@ -165,6 +166,7 @@ class PictureStore:
         self._seq = 0
         self._dirty = False
         self._reset = False
+        self._stepped: float | None = None
         self._pending_alerts: dict[str, dict] = {}
         self.alerts: dict[str, dict] = {}                        # every alert seen, latest state, by id
         self._hist: list[_Frame] = []
@@ -181,6 +183,7 @@ class PictureStore:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.clients: set[Client] = set()
         self.publish_ms: collections.deque = collections.deque(maxlen=1000)  # time to build each delta
+        self.written_s: collections.deque = collections.deque(maxlen=100_000)  # step -> handed to a client socket
         self.counts = {"messages": 0, "published": 0, "dropped_clients": 0, "clients_served": 0,
                        "bytes_sent": 0, "history_trimmed": 0}
 
@@ -201,6 +204,7 @@ class PictureStore:
         f = _Frame.of(frame.time, frame.epoch_unix, frame.columns)
         with self._cond:
             self._latest = f
+            self._stepped = _time.time()
             for a in frame.alerts:
                 self.alerts[a["id"]] = a
                 self._pending_alerts[a["id"]] = a
@@ -351,7 +355,7 @@ class PictureStore:
                     self._cond.wait(wait)
                     if self._stopping:
                         return
-                cur, prev = self._latest, self._published
+                cur, prev, stepped = self._latest, self._published, self._stepped
                 alerts = list(self._pending_alerts.values())
                 self._pending_alerts = {}
                 self._dirty = False
@@ -360,14 +364,14 @@ class PictureStore:
                 if reset:
                     self._publish_snapshot(cur)
                 else:
-                    self._publish(prev, cur, alerts)
+                    self._publish(prev, cur, alerts, stepped)
             except Exception:  # never let one bad frame stop the display
                 import logging
 
                 logging.getLogger(__name__).exception("web: publishing a frame failed")
             self._last_publish = _time.monotonic()
 
-    def _publish(self, prev: _Frame, cur: _Frame, alerts: list[dict]) -> None:
+    def _publish(self, prev: _Frame, cur: _Frame, alerts: list[dict], stepped: float | None = None) -> None:
         t0 = _time.perf_counter()
         upsert, remove = _changed(prev, cur)
         with self._lock:
@@ -376,7 +380,7 @@ class PictureStore:
             self._published = cur
         msg = {"type": "delta", "seq": seq, "time": cur.time, "upsert": records(cur.columns, upsert),
                "remove": remove, "alerts": alerts}
-        message = Message(seq, dumps(msg))
+        message = Message(seq, dumps(msg), stepped)
         self.publish_ms.append(1e3 * (_time.perf_counter() - t0))
         self.counts["published"] += 1
         loop = self.loop
