@@ -173,6 +173,7 @@ class PictureStore:
         self._hist_t: list[float] = []
         self._hist_rows = 0
         self._snapshot_cache: Message | None = None
+        self._snapshot_lock = threading.Lock()
         self._records_cache: tuple[int, list] | None = None
         self.live = False           # a run is feeding frames (between open and close)
         self.frames = 0
@@ -432,7 +433,12 @@ class PictureStore:
             self.counts["bytes_sent"] += c.bytes
 
     def snapshot(self) -> Message:
-        """The snapshot message of the state the last delta left clients in (cached)."""
+        """The snapshot message of the state the last delta left clients in (cached; clients arriving together
+        wait for one build)."""
+        with self._snapshot_lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> Message:
         with self._lock:
             seq, f = self._seq, self._published
             alerts = list(self.alerts.values())
