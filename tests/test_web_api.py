@@ -613,3 +613,36 @@ def test_replay_serves_its_picture_and_exits_when_done(tmp_path):
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     web = summary["sinks"]["web"]
     assert web["frames"] > 10 and web["errors"] == 0 and web["history_rows"] > 0
+
+
+def test_ingest_serves_its_live_picture(tmp_path):
+    """`airpicture ingest` with the service: a feed (beast-hex lines over TCP) becomes frames in the store."""
+    from _sources_data import LONG_FLIGHT, beast_hex_lines
+
+    if not LONG_FLIGHT.exists():
+        pytest.skip(f"{LONG_FLIGHT} is not here")
+    data = b"\n".join(beast_hex_lines()[:3000]) + b"\n"
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def feed():
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(data)
+            stop.wait(WAIT_S)
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    tokens = tmp_path / "tokens.json"
+    try:
+        result = CliRunner().invoke(cli_app, ["ingest", f"tcp://127.0.0.1:{port}", "--reference", "43.63,1.37",
+                                              "--max-messages", "3000", "--port", "0", "--exit-when-done",
+                                              "--tokens", str(tokens), "-o", str(tmp_path / "o")])
+    finally:
+        stop.set()
+        listener.close()
+    assert result.exit_code == 0, result.output
+    assert "/?token=" in result.output
+    web = json.loads((tmp_path / "o" / "summary.json").read_text())["sinks"]["web"]
+    assert web["frames"] > 10 and web["errors"] == 0
