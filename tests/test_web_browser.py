@@ -3,6 +3,7 @@ service (``LiveService``) fed by a real run (the built-in demo, cut to 90 s).
 
 The run finishes before the browser opens, so the picture the page shows and the one the API returns are the
 same frame. Skipped only when /usr/bin/chromium is absent (``make test`` installs it); never downloads a browser.
+The symbol codes are checked without a browser, by ``npm test`` in web/ (node:test, milsymbol's own validation).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -24,11 +26,10 @@ STATIC = Path(__file__).resolve().parents[1] / "src" / "airpicture" / "web" / "s
 RUN_S = 90.0
 TIMEOUT_MS = 30_000
 
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is absent (make test installs Debian's chromium: apt-get install chromium "
-                "chromium-driver)", allow_module_level=True)
-
-from playwright import sync_api  # the test extras; its own browsers are never used
+try:
+    from playwright import sync_api  # the test extras; its own browsers are never used
+except ImportError:  # pragma: no cover - make test installs it
+    sync_api = None
 
 pytestmark = pytest.mark.xdist_group("web_browser")  # one service and one run for the whole module
 
@@ -57,6 +58,11 @@ def service(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is absent (make test installs Debian's chromium: apt-get install chromium "
+                    "chromium-driver)")
+    if sync_api is None:
+        pytest.fail("the Python Playwright client is missing: pip install -e '.[test]' (make test does)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -119,6 +125,18 @@ def unacknowledged(svc) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------------ tests
+def test_symbol_codes_are_valid_2525_air_symbols():
+    web = STATIC.parents[3] / "web"
+    if not (web / "node_modules" / "milsymbol").is_dir():
+        pytest.fail("web/node_modules is missing: run `make web` (make test does)")
+    npm = shutil.which("npm")
+    assert npm, "npm is needed (make test builds the front end with it)"
+    done = subprocess.run([npm, "test", "--silent"], check=False, cwd=web, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "# fail 0" in done.stdout
+
+
 def test_page_loads_offline_without_console_errors(operator_page, service):
     p = operator_page
     p.page.wait_for_load_state("networkidle")
@@ -217,6 +235,8 @@ def test_viewer_cannot_acknowledge(viewer_page, service):
     sync_api.expect(refusal).to_contain_text("403")
     sync_api.expect(p.page.locator("#alert-error")).to_contain_text("Not allowed")
     assert item.get_attribute("data-acknowledged") == "false"
+    p.page.wait_for_timeout(2500)  # heartbeats and deltas go by: the refusal stays under its alert
+    sync_api.expect(item.locator(".alert-error")).to_contain_text("403")
     still = next(a for a in api(service, "/api/alerts") if a["id"] == aid)
     assert still["acknowledged"] is None
     # the browser logs the refused request; nothing else went wrong

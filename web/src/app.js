@@ -274,7 +274,9 @@ function drawTable(tracks) {
   body.innerHTML = rows.join("");
 }
 
-document.querySelector("#track-table tbody").addEventListener("click", (ev) => {
+// pointerdown, not click: the rows are redrawn at every frame, and a click whose press and release land on two
+// generations of a row is never delivered.
+document.querySelector("#track-table tbody").addEventListener("pointerdown", (ev) => {
   const tr = ev.target.closest("tr[data-track-row]");
   if (tr) select(Number(tr.dataset.trackRow));
 });
@@ -424,23 +426,41 @@ function alertOrder(a, b) {
     String(a.id).localeCompare(String(b.id));
 }
 
+// The list is redrawn only when an alert changed (never under the pointer at every frame, which would swallow
+// clicks); a refusal stays under its alert until the alert changes or is acknowledged.
+let alertsDirty = true;
+const alertErrors = new Map(); // alert id -> the refusal shown under it
+const acking = new Set(); // alert ids being acknowledged
+
 function drawAlerts() {
+  if (!alertsDirty) return;
+  alertsDirty = false;
   const all = [...(history || live).alerts.values()].sort(alertOrder);
   const active = all.filter((a) => a.active).length;
   $("alert-count").textContent = `${active} active / ${all.length}`;
   $("alerts").innerHTML = all.map((a) => {
+    const id = String(a.id);
     const state = a.acknowledged ? `acknowledged${a.acknowledged_by ? ` by ${esc(a.acknowledged_by)}` : ""}` : "unacknowledged";
     const cls = ["alert", a.active ? "active" : "cleared", a.acknowledged ? "acked" : "unacked", `level-${a.level}`].join(" ");
-    return `<li class="${cls}" data-alert-id="${esc(a.id)}" data-acknowledged="${a.acknowledged ? "true" : "false"}">` +
+    const err = a.acknowledged ? "" : alertErrors.get(id) || "";
+    return `<li class="${cls}" data-alert-id="${esc(id)}" data-acknowledged="${a.acknowledged ? "true" : "false"}">` +
       `<div class="alert-head"><span class="alert-kind">${esc(label(a.kind))}</span>` +
       `${a.track_id != null ? ` <a href="#" class="alert-track" data-track="${a.track_id}">T${a.track_id}</a>` : ""}` +
       `${a.zone ? ` <span class="muted">${esc(a.zone)}</span>` : ""}` +
       `<span class="spacer"></span><span class="alert-time">${fmtTime(a.raised, live.epoch_unix)}</span></div>` +
       `<div class="alert-reason">${esc(a.reason)}</div>` +
       `<div class="alert-foot"><span class="alert-state">${a.active ? "active" : "cleared"}, ${state}</span>` +
-      `${a.acknowledged ? "" : `<button class="ack" data-ack="${esc(a.id)}">Acknowledge</button>`}</div>` +
-      `<div class="alert-error error" hidden></div></li>`;
+      `${a.acknowledged ? "" : `<button class="ack" data-ack="${esc(id)}"${acking.has(id) ? " disabled" : ""}>Acknowledge</button>`}</div>` +
+      `<div class="alert-error error"${err ? "" : " hidden"}>${esc(err)}</div></li>`;
   }).join("");
+}
+
+function setAlert(a) {
+  const id = String(a.id);
+  live.alerts.set(id, a);
+  if (history && history.alerts.has(id)) history.alerts.set(id, a);
+  if (a.acknowledged) alertErrors.delete(id);
+  alertsDirty = true;
 }
 
 $("alerts").addEventListener("click", async (ev) => {
@@ -450,27 +470,26 @@ $("alerts").addEventListener("click", async (ev) => {
   if (!btn) return;
   const id = btn.dataset.ack;
   btn.disabled = true;
+  acking.add(id);
   const r = await api(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: "POST", body: {} });
+  acking.delete(id);
   if (r.ok && r.data) {
-    live.alerts.set(String(r.data.id), r.data);
-    if (history && history.alerts.has(String(r.data.id))) history.alerts.set(String(r.data.id), r.data);
+    setAlert(r.data);
     $("alert-error").hidden = true;
-    drawAlerts();
   } else {
     const msg = r.status === 401 || r.status === 403
       ? `Not allowed to acknowledge alert ${id}: ${r.error}`
       : `Acknowledge ${id} failed: ${r.error}`;
     $("alert-error").textContent = msg;
     $("alert-error").hidden = false;
-    const li = btn.closest("li");
-    const box = li && li.querySelector(".alert-error");
-    if (box) { box.textContent = msg; box.hidden = false; }
-    btn.disabled = false;
+    alertErrors.set(id, msg);
+    alertsDirty = true;
   }
+  renderSoon();
 });
 
 function mergeAlerts(list) {
-  for (const a of list || []) live.alerts.set(String(a.id), a);
+  for (const a of list || []) setAlert(a);
 }
 
 // ------------------------------------------------------------------ clock, header
@@ -541,6 +560,7 @@ $("speed").addEventListener("change", () => playback({ action: "speed", speed: N
 
 async function goLive() {
   history = null;
+  alertsDirty = true;
   renderSoon();
   // Resume the shared playback when this token may (an operator); a viewer just returns to the live picture.
   const r = await api("/api/playback", { method: "POST", body: { action: "play" } });
@@ -554,6 +574,7 @@ async function showHistory(t) {
   const p = r.data;
   history = { time: p.time, epoch_unix: p.epoch_unix, mode: p.mode, tracks: new Map(p.tracks.map((x) => [x.track_id, x])),
     alerts: new Map((p.alerts || []).map((a) => [String(a.id), a])) };
+  alertsDirty = true;
   renderSoon();
 }
 
@@ -562,7 +583,9 @@ function followTimeline(prev) {
   if (!timeline || sliding) return;
   if (timeline.following === false && timeline.time != null && (!history || history.time !== timeline.time) &&
       (!prev || prev.time !== timeline.time || prev.following !== false)) showHistory(timeline.time);
-  else if (timeline.following === true && prev && prev.following === false && history) { history = null; renderSoon(); }
+  else if (timeline.following === true && prev && prev.following === false && history) {
+    history = null; alertsDirty = true; renderSoon();
+  }
 }
 
 async function loadPicture() {
@@ -612,6 +635,7 @@ function applySnapshot(msg) {
   for (const r of live.tracks.values()) addTrailPoint(r, msg.time);
   for (const id of trails.keys()) if (!live.tracks.has(id)) trails.delete(id);
   live.alerts = new Map();
+  alertsDirty = true;
   mergeAlerts(msg.alerts);
   if (msg.context) { live.context = msg.context; frameView(drawContext(msg.context).concat(trackPoints())); }
   else if (!contextDrawn) loadContext();
@@ -640,11 +664,11 @@ async function loadContext() {
 
 // ------------------------------------------------------------------ rendering
 
-let pending = false;
+let renderQueued = false;
 function renderSoon() {
-  if (pending) return;
-  pending = true;
-  requestAnimationFrame(() => { pending = false; render(); });
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; render(); });
 }
 
 let lastDetailsFetch = 0;
