@@ -260,9 +260,14 @@ function byThreat(a, b) {
     (THREAT_ORDER[b.threat_level] || 0) - (THREAT_ORDER[a.threat_level] || 0) || a.track_id - b.track_id;
 }
 
+const TABLE_ROWS = 500; // the highest threats; the rest are counted in the last row
+
 function drawTable(tracks) {
   const body = document.querySelector("#track-table tbody");
-  const rows = [...tracks.values()].sort(byThreat).map((r) => {
+  const sorted = [...tracks.values()].sort(byThreat);
+  const shown = sorted.length > TABLE_ROWS ? sorted.slice(0, TABLE_ROWS) : sorted;
+  if (selected != null && !shown.some((r) => r.track_id === selected) && tracks.has(selected)) shown.push(tracks.get(selected));
+  const rows = shown.map((r) => {
     const flags = `${r.emergency ? ' <span class="badge emer">EMER</span>' : ""}${r.spoof ? ' <span class="badge spoof">SPOOF</span>' : ""}`;
     return `<tr data-track-row="${r.track_id}" class="${r.track_id === selected ? "selected" : ""}">` +
       `<td>T${r.track_id}${r.callsign ? ` <span class="muted">${esc(r.callsign)}</span>` : ""}${flags}</td>` +
@@ -271,6 +276,9 @@ function drawTable(tracks) {
       `<td class="threat threat-${esc(r.threat_level)}">${esc(r.threat_level)} ${num(r.threat_score, 2)}</td>` +
       `<td class="num">${ft(r.alt_m)}</td><td class="num">${kt(r.speed_mps)}</td></tr>`;
   });
+  if (sorted.length > shown.length) {
+    rows.push(`<tr class="more"><td colspan="6" class="muted">${sorted.length - shown.length} more tracks of lower threat</td></tr>`);
+  }
   body.innerHTML = rows.join("");
 }
 
@@ -614,6 +622,7 @@ function connect() {
   ws.onmessage = (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
+    stats.messages += 1;
     if (msg.type === "snapshot") applySnapshot(msg);
     else if (msg.type === "delta") applyDelta(msg);
   };
@@ -671,11 +680,22 @@ function renderSoon() {
   requestAnimationFrame(() => { renderQueued = false; render(); });
 }
 
+const stats = { renders: 0, lastRenderMs: 0, maxRenderMs: 0, messages: 0 };
 let lastDetailsFetch = 0;
 function render() {
+  const t0 = performance.now();
+  renderFrame();
+  const ms = performance.now() - t0;
+  stats.renders += 1; stats.lastRenderMs = ms; stats.maxRenderMs = Math.max(stats.maxRenderMs, ms);
+}
+
+function renderFrame() {
   const frame = history || live;
+  const t0 = performance.now();
   drawTracks(frame.tracks, !history);
+  const t1 = performance.now();
   drawTable(frame.tracks);
+  stats.tracksMs = t1 - t0; stats.tableMs = performance.now() - t1;
   drawAlerts();
   drawHeader();
   drawTimeline();
@@ -699,4 +719,4 @@ connect();
 pollTimeline();
 setInterval(pollTimeline, TIMELINE_POLL_MS);
 // For the console and the browser tests: the map, the state, and a way to drop the WebSocket (it reconnects).
-window.airpicture = { map, live, get history() { return history; }, select, dropConnection: () => ws && ws.close() };
+window.airpicture = { map, live, stats, get history() { return history; }, select, dropConnection: () => ws && ws.close() };

@@ -46,7 +46,7 @@ export function symbolFor(rec, size = 22) {
       outlineColor: "#0b1a24", outlineWidth: 2,
     });
     s = { svg: sym.asSVG(), anchor: sym.getAnchor(), size: sym.getSize() };
-    if (cache.size > 2000) cache.clear();
+    if (cache.size > 50000) cache.clear();
     cache.set(key, s);
   }
   return s;
