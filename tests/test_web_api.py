@@ -646,3 +646,37 @@ def test_ingest_serves_its_live_picture(tmp_path):
     assert "/?token=" in result.output
     web = json.loads((tmp_path / "o" / "summary.json").read_text())["sinks"]["web"]
     assert web["frames"] > 10 and web["errors"] == 0
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_after_the_run_the_final_picture_stays_up_until_interrupted(tmp_path, sig):
+    """The command as a user runs it: once the run ends the service keeps answering, and Ctrl-C (or SIGTERM)
+    stops it cleanly (exit 0)."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.pop("AIRPICTURE_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "airpicture", "run", "crossing", "--duration", "20", "--port", "0",
+                             "--speed", "0", "-o", str(tmp_path / "o")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        err = ""
+        while "until Ctrl-C" not in err:
+            line = proc.stderr.readline()
+            assert line, f"the command ended early: {err}"
+            err += line
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/\?token=([\w-]+)", err)
+        assert url and (tmp_path / "config" / "airpicture" / "tokens.json").exists()
+        picture = httpx.get(url.group(1) + "/api/picture", params={"token": url.group(2)}, timeout=30).json()
+        assert picture["time"] == 20.0
+        proc.send_signal(getattr(signal, sig))
+        _, rest = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, rest
+    assert "stopping the live display" in rest

@@ -145,13 +145,25 @@ class _Live:
 
         if self.service is None or self.exit_when_done:
             return
-        console.print(f"[bold]run finished:[/] serving the final picture and its history at {self.service.url} "
-                      "until Ctrl-C", highlight=False)
+        import signal
+        import threading
+
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            def on_term(signum, frame):  # SIGTERM (a service manager, `kill`) stops as Ctrl-C does
+                raise KeyboardInterrupt
+
+            previous = signal.signal(signal.SIGTERM, on_term)
         try:
+            console.print(f"[bold]run finished:[/] serving the final picture and its history at "
+                          f"{self.service.url} until Ctrl-C", highlight=False, soft_wrap=True)
             while True:
                 time.sleep(1.0)
         except KeyboardInterrupt:
             console.print("[dim]stopping the live display[/]")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def stop(self) -> None:
         if self.service is not None:
