@@ -680,3 +680,19 @@ def test_after_the_run_the_final_picture_stays_up_until_interrupted(tmp_path, si
             proc.kill()
     assert proc.returncode == 0, rest
     assert "stopping the live display" in rest
+
+
+def test_a_track_in_detail_needs_a_token_and_any_role_reads_it(live):
+    live.finished()
+    tid = live.get("/api/tracks").json()[0]["track_id"]
+    assert live.get(f"/api/tracks/{tid}", role=None).status_code == 401
+    assert httpx.get(f"{live.base}/api/tracks/{tid}", params={"token": "nope" * 8}).status_code == 401
+    for role in ROLES:
+        assert live.get(f"/api/tracks/{tid}", role=role).status_code == 200
+
+    async def with_header():  # the WebSocket also takes the token as a Bearer header
+        async with websockets.connect(live.ws, additional_headers={"Authorization": f"Bearer {live.token('admin')}"},
+                                      max_size=None) as ws:
+            return (await _recv_json(ws))["type"]
+
+    assert asyncio.run(with_header()) == "snapshot"
