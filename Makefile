@@ -48,8 +48,10 @@ setup-test: $(VENV)/.stamp-test web /usr/bin/chromium
 demo: setup
 	$(VENV)/bin/airpicture demo
 
+# --dist loadfile: a module's tests share one worker, so a module fixture (the web service and its demo run in
+# test_web_api.py / test_web_browser.py) is built once. (xdist 3.8's loadgroup is a no-op under pytest 9.2.)
 test: setup-test
-	$(PY) -m pytest -n 2 --dist loadgroup -q
+	$(PY) -m pytest -n 2 --dist loadfile -q
 
 # Long: Stone Soup needs minutes at N = 1000 (its GOSPA/SIAP about 25 minutes).
 bench: setup-test

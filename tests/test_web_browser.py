@@ -31,7 +31,7 @@ try:
 except ImportError:  # pragma: no cover - make test installs it
     sync_api = None
 
-pytestmark = pytest.mark.xdist_group("web_browser")  # one service and one run for the whole module
+pytestmark = pytest.mark.xdist_group("web_browser")  # one service and one run for the module (make test: loadfile)
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
