@@ -10,7 +10,7 @@ import websockets.frames
 
 from airpicture.picture import PictureContext
 from airpicture.picture.frame import PictureFrame, empty_columns
-from airpicture.web.store import PictureStore, _changed, _Frame, alert_at, records, ws_frame
+from airpicture.web.store import PictureStore, _changed, _Frame, alert_at, dumps, encode_records, records, ws_frame
 from airpicture.web.synthetic import SyntheticPicture
 
 
@@ -22,6 +22,21 @@ def test_records_are_the_frames_records():
     rows = np.array([9, 2, 7])
     assert records(frame.columns, rows) == [frame.records()[i] for i in rows]
     assert records(empty_columns()) == []
+
+
+def test_encoded_records_are_the_json_of_the_records():
+    frame = SyntheticPicture(2000, seed=5).frame(3.25)
+    c = frame.columns
+    c["callsign"][:8] = ['a","b', "x\\", '","', "é中\n", ",", '"', "\\", "tab\there"]
+    c["lat"][3], c["alt_m"][4], c["speed_mps"][5] = np.nan, np.inf, -np.inf
+    c["track_id"][6] = -7
+    assert encode_records(c) == dumps(records(c))
+    rows = np.array([7, 0, 5, 1999])
+    assert encode_records(c, rows) == dumps(records(c, rows))
+    assert encode_records(c, np.array([], np.int64)) == b"[]"
+    assert json.loads(encode_records(empty_columns())) == []
+    c["callsign"][1] = None  # not text: the general path, same answer
+    assert json.loads(encode_records(c)) == json.loads(dumps(records(c)))
 
 
 def _frame(t, ids, lat=None):

@@ -81,6 +81,42 @@ def records(columns: dict[str, np.ndarray], rows=None) -> list[dict]:
     return [dict(zip(keys, row)) for row in zip(*lists.values())]
 
 
+_TEMPLATE = b"{" + b",".join(b'"%s":%s' % (name.encode(), b'"%b"' if kind == "s" else b"%b")
+                              for name, kind in COLUMNS.items()) + b"}"
+
+
+def _fragments(v: np.ndarray, kind: str, n: int) -> list[bytes] | None:
+    """The JSON text of each element of a column (strings without their quotes), from one orjson call."""
+    if kind == "s":
+        enc = orjson.dumps(v.tolist())
+        if not (enc.startswith(b'["') and enc.endswith(b'"]')):
+            return None
+        # Inside an encoded string every quote is escaped, so '","' only ever separates two elements.
+        parts = enc[2:-2].split(b'","')
+    else:
+        if kind == "f":
+            v = np.round(v, 6)
+        parts = orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+    return parts if len(parts) == n else None
+
+
+def encode_records(columns: dict[str, np.ndarray], rows=None) -> bytes:
+    """``dumps(records(columns, rows))``, the same text, without building a dict per track: a column at a time
+    through orjson, then one ``%`` per row. As fast, and it allocates no objects the garbage collector tracks (10,000
+    dicts a frame set off collections that paused the service for up to a third of a second)."""
+    n = int(columns["track_id"].shape[0] if rows is None else len(rows))
+    if n == 0:
+        return b"[]"
+    cols = []
+    for name, kind in COLUMNS.items():
+        v = columns[name] if rows is None else columns[name][rows]
+        frag = _fragments(v, kind, n)
+        if frag is None:  # something unusual (a None in a text column): the general path
+            return dumps(records(columns, rows))
+        cols.append(frag)
+    return b"[" + b",".join([_TEMPLATE % row for row in zip(*cols)]) + b"]"
+
+
 def alert_at(alert: dict, t: float) -> dict | None:
     """An alert as it stood at picture time ``t`` (None: not raised yet)."""
     if alert.get("raised") is None or alert["raised"] > t:
@@ -379,9 +415,9 @@ class PictureStore:
             self._seq += 1
             seq = self._seq
             self._published = cur
-        msg = {"type": "delta", "seq": seq, "time": cur.time, "upsert": records(cur.columns, upsert),
-               "remove": remove, "alerts": alerts}
-        message = Message(seq, dumps(msg), stepped)
+        head = dumps({"type": "delta", "seq": seq, "time": cur.time})[:-1]
+        message = Message(seq, head + b',"upsert":' + encode_records(cur.columns, upsert) + b',"remove":'
+                          + dumps(remove) + b',"alerts":' + dumps(alerts) + b"}", stepped)
         self.publish_ms.append(1e3 * (_time.perf_counter() - t0))
         self.counts["published"] += 1
         loop = self.loop
@@ -446,10 +482,10 @@ class PictureStore:
             cache = self._snapshot_cache
         if cache is not None and cache.seq == seq:
             return cache
-        msg = {"type": "snapshot", "seq": seq, "time": f.time, "epoch_unix": f.epoch_unix,
-               "mode": None if context is None else context.mode, "tracks": records(f.columns), "alerts": alerts,
-               "context": None if context is None else context.to_json()}
-        out = Message(seq, dumps(msg))
+        head = dumps({"type": "snapshot", "seq": seq, "time": f.time, "epoch_unix": f.epoch_unix,
+                      "mode": None if context is None else context.mode, "alerts": alerts,
+                      "context": None if context is None else context.to_json()})[:-1]
+        out = Message(seq, head + b',"tracks":' + encode_records(f.columns) + b"}")
         self._snapshot_cache = out
         return out
 
