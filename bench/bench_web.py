@@ -187,7 +187,7 @@ def run(tracks: int, clients: int, procs: int, seconds: float, warmup: float, ra
             "server_cores": (cpu_s1 - cpu_s0) / (wall1 - wall0), "client_cores": (cpu_c1 - cpu_c0) / (wall1 - wall0),
             "feed_ms": 1e3 * statistics.fmean(feed_times) if feed_times else float("nan"),
             "dropped": stats["dropped_clients"], "errors": errors,
-            "history_frames": stats["history_frames"]}
+            "history_frames": stats["history_frames"], "rows": rows}
 
 
 def report(r: dict, load0, load1) -> str:
