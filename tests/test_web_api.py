@@ -16,7 +16,6 @@ import socket
 import stat
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest

@@ -210,7 +210,7 @@ class PictureStore:
         self._hist_rows = 0
         self._snapshot_cache: Message | None = None
         self._snapshot_lock = threading.Lock()
-        self._records_cache: tuple[int, list] | None = None
+        self._records_cache: tuple[_Frame, list] | None = None
         self.live = False           # a run is feeding frames (between open and close)
         self.frames = 0
         self.summary: dict | None = None
