@@ -19,23 +19,39 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-base pyproject.toml
 	$(PIP) install --quiet -e '.[test]'
 	touch $@
 
+# The front end's npm packages, exactly as web/package-lock.json pins them.
+web/node_modules/.stamp: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Offline base map: Natural Earth coastlines and borders from the world-atlas npm package.
-$(DATA)/land-50m.json: web/package.json
-	cd web && npm install --no-audit --no-fund --loglevel=error
+$(DATA)/land-50m.json: web/node_modules/.stamp
 	mkdir -p $(DATA)
 	cp web/node_modules/world-atlas/land-50m.json web/node_modules/world-atlas/countries-50m.json $(DATA)/
 
-web: $(DATA)/land-50m.json
+# The live display (docs/web.md), bundled by esbuild into the package; rebuilt when web/ sources change.
+STATIC := src/airpicture/web/static
+$(STATIC)/index.html: web/node_modules/.stamp web/build.mjs $(wildcard web/src/*)
+	cd web && npm run --silent build
+
+web: $(DATA)/land-50m.json $(STATIC)/index.html
+
+# The browser tests drive Debian's Chromium (never a Playwright browser download); installed only when missing.
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
 
 setup: $(VENV)/.stamp-base web
 
-setup-test: $(VENV)/.stamp-test web
+setup-test: $(VENV)/.stamp-test web /usr/bin/chromium
 
 demo: setup
 	$(VENV)/bin/airpicture demo
 
+# --dist loadfile: a module's tests share one worker, so a module fixture (the web service and its demo run in
+# test_web_api.py / test_web_browser.py) is built once. (xdist 3.8's loadgroup is a no-op under pytest 9.2.)
 test: setup-test
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadfile -q
 
 # Long: Stone Soup needs minutes at N = 1000 (its GOSPA/SIAP about 25 minutes).
 bench: setup-test
@@ -44,6 +60,7 @@ bench: setup-test
 	$(PY) bench/bench_replay.py
 	$(PY) bench/bench_threat.py
 	$(PY) bench/bench_dask.py
+	$(PY) bench/bench_web.py
 
 clean:
-	rm -rf $(VENV) web/node_modules $(DATA)/*.json
+	rm -rf $(VENV) web/node_modules $(DATA)/*.json $(STATIC)

@@ -67,7 +67,8 @@ def scenarios_command() -> None:
 
 def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optional[int],
          duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False,
-         cot: Optional[List[str]] = None, asterix: Optional[List[str]] = None, no_record: bool = False) -> None:
+         cot: Optional[List[str]] = None, asterix: Optional[List[str]] = None, no_record: bool = False,
+         serve: Optional[dict] = None) -> None:
     from .pipeline import default_out_dir, print_summary, run_scenario
     from .scenario.loader import load_scenario
 
@@ -85,17 +86,96 @@ def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optio
 
         raise InputError("choose one of --keystore and --no-keys", field="--no-keys")
     target = out_dir if out_dir is not None else default_out_dir(scenario.name)
-    sinks = _output_sinks(cot, asterix, scenario)
-    summary = run_scenario(scenario, target, show_progress=True,
-                           keystore="none" if no_keys else (None if keystore is None else str(keystore)), sinks=sinks,
-                           record=not no_record)
-    print_summary(summary, target, out)
-    _print_sinks(summary)
-    if not no_serve:
-        # The live display arrives with a later issue; until then runs are headless and
-        # --no-serve is accepted so that scripts written today keep working.
-        console.print("[dim]live display not available yet: ran headless[/]")
+    outputs = _output_sinks(cot, asterix, scenario)
+    live = _Live(no_serve, **(serve or {}), what="simulation")
+    try:
+        summary = run_scenario(scenario, target, show_progress=True, sinks=_joined(live.sinks, outputs),
+                               controls=live.controls, record=not no_record,
+                               keystore="none" if no_keys else (None if keystore is None else str(keystore)))
+        print_summary(summary, target, out)
+        _print_sinks(summary)
+        live.serve_on()
+    finally:
+        live.stop()
 
+
+# --------------------------------------------------------------------------------------------- live display
+class _Live:
+    """The live display of one command (docs/web.md): the picture store and pacer as sinks, the operator
+    controls, the service on HOST:PORT - or, with --no-serve, at most a pacer (--speed)."""
+
+    def __init__(self, no_serve: bool, *, host: str = "127.0.0.1", port: int = 8080, allow_remote: bool = False,
+                 tokens: Optional[Path] = None, speed: Optional[float] = None, exit_when_done: bool = False,
+                 what: str = "simulation", pace: bool = True):
+        from .errors import InputError
+        from .picture import Controls, Pacer, SinkSet
+
+        if speed is not None and not speed >= 0:
+            raise InputError("must be >= 0 (0: as fast as it goes)", field="--speed")
+        self.service = None
+        self.exit_when_done = exit_when_done
+        self.controls = None
+        if no_serve:
+            self.sinks = SinkSet([Pacer(speed)]) if pace and speed else None
+            return
+        from .web.app import UNPACED
+        from .web.server import LiveService, check_bind, is_loopback
+
+        check_bind(host, allow_remote)
+        self.controls = Controls() if what == "simulation" else None
+        pacer = None
+        rate = None
+        if pace:
+            rate = DEFAULT_SPEED if speed is None else float(speed)
+            pacer = Pacer(rate if rate > 0 else UNPACED)
+        self.service = LiveService(host=host, port=port, allow_remote=allow_remote, tokens_path=tokens,
+                                   controls=self.controls, pacer=pacer,
+                                   options={"speed": rate, "exit_when_done": exit_when_done}).start()
+        self.sinks = SinkSet([self.service.store] + ([pacer] if pacer is not None else []))
+        tokens_file = self.service.tokens.path
+        console.print(f"[dim]tokens ({'created' if self.service.tokens.created else 'read'}): {tokens_file} "
+                      "(viewer, operator, admin)[/]", highlight=False)
+        if not is_loopback(host):
+            console.print(f"[bold yellow]warning:[/] serving on {host}: reachable from other machines, and plain "
+                          "HTTP sends the tokens in clear; put a TLS reverse proxy in front", highlight=False)
+        pace_text = "" if rate is None else (f", {what} at {rate:g}x (--speed)" if rate > 0 else
+                                              f", {what} as fast as it goes")
+        console.print(f"[bold]live picture:[/] {self.service.token_url('operator')}{pace_text}",
+                      highlight=False, soft_wrap=True)
+
+    def serve_on(self) -> None:
+        """After the run: keep serving the final picture until Ctrl-C (unless --exit-when-done)."""
+        import time
+
+        if self.service is None or self.exit_when_done:
+            return
+        import signal
+        import threading
+
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            def on_term(signum, frame):  # SIGTERM (a service manager, `kill`) stops as Ctrl-C does
+                raise KeyboardInterrupt
+
+            previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            console.print(f"[bold]run finished:[/] serving the final picture and its history at "
+                          f"{self.service.url} until Ctrl-C", highlight=False, soft_wrap=True)
+            while True:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            console.print("[dim]stopping the live display[/]")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+            self.service = None
+
+
+DEFAULT_SPEED = 10.0  # demo / run / replay: picture time runs 10x wall time while the display is served
 
 SCENARIO_ARG = typer.Argument(..., help="A scenario TOML file or the name of a built-in (see `airpicture scenarios`).")
 OUT_OPT = typer.Option(None, "-o", "--out", help="Output folder (default ./airpicture-out/<scenario>-<timestamp>).")
@@ -129,6 +209,17 @@ def _print_sinks(summary: dict) -> None:
                           f"{c.get('errors', 0):,} errors, {c.get('reconnects', 0):,} reconnects"
                           + (f" ({c['first_error']})" if c.get("first_error") else "") + "[/]", highlight=False)
 NO_RECORD_OPT = typer.Option(False, "--no-record", help="Do not record the run into OUT/airpicture.duckdb.")
+HOST_OPT = typer.Option("127.0.0.1", "--host", help="Serve the live display on this address (loopback unless "
+                       "--allow-remote).")
+PORT_OPT = typer.Option(8080, "--port", help="Port of the live display (0: any free port).")
+ALLOW_REMOTE_OPT = typer.Option(False, "--allow-remote", help="Allow --host to be a non-loopback address (prints a "
+                                "warning).")
+TOKENS_OPT = typer.Option(None, "--tokens", help="Tokens file of the live display (default "
+                          "$XDG_CONFIG_HOME/airpicture/tokens.json, created 0600 at first start).")
+SPEED_OPT = typer.Option(None, "--speed", help=f"Picture time per wall time while serving (default {DEFAULT_SPEED:g}; "
+                         "0: as fast as it goes). With --no-serve: unpaced unless given.")
+EXIT_OPT = typer.Option(False, "--exit-when-done", help="Stop serving when the run ends (scripts, tests) instead of "
+                        "keeping the final picture up until Ctrl-C.")
 
 
 @app.command("run")
@@ -137,10 +228,15 @@ def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
                 no_serve: bool = NO_SERVE_OPT, seed: Optional[int] = SEED_OPT,
                 duration: Optional[float] = DURATION_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
                 no_keys: bool = NO_KEYS_OPT, cot: Optional[List[str]] = COT_OPT,
-                asterix: Optional[List[str]] = ASTERIX_OPT, no_record: bool = NO_RECORD_OPT) -> None:
-    """Run a scenario: simulate sensors, track, identify, score; write summary.json, tracks.parquet, picture.png,
-    identity.json, and record it (OUT/airpicture.duckdb)."""
-    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys, cot, asterix, no_record)
+                asterix: Optional[List[str]] = ASTERIX_OPT, no_record: bool = NO_RECORD_OPT,
+                host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
+                tokens: Optional[Path] = TOKENS_OPT, speed: Optional[float] = SPEED_OPT,
+                exit_when_done: bool = EXIT_OPT) -> None:
+    """Run a scenario: simulate sensors, track, identify, score, serve the live picture (http://127.0.0.1:8080);
+    write summary.json, tracks.parquet, picture.png, identity.json, and record it (OUT/airpicture.duckdb)."""
+    _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys, cot, asterix, no_record,
+         dict(host=host, port=port, allow_remote=allow_remote, tokens=tokens, speed=speed,
+              exit_when_done=exit_when_done))
 
 
 @app.command("demo")
@@ -148,9 +244,15 @@ def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
 def demo_command(out_dir: Optional[Path] = OUT_OPT, no_serve: bool = NO_SERVE_OPT,
                  seed: Optional[int] = SEED_OPT, keystore: Optional[Path] = KEYSTORE_OPT,
                  no_keys: bool = NO_KEYS_OPT, cot: Optional[List[str]] = COT_OPT,
-                 asterix: Optional[List[str]] = ASTERIX_OPT, no_record: bool = NO_RECORD_OPT) -> None:
-    """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic."""
-    _run("demo", out_dir, no_serve, seed, None, keystore, no_keys, cot, asterix, no_record)
+                 asterix: Optional[List[str]] = ASTERIX_OPT, no_record: bool = NO_RECORD_OPT,
+                 host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
+                 tokens: Optional[Path] = TOKENS_OPT, speed: Optional[float] = SPEED_OPT,
+                 exit_when_done: bool = EXIT_OPT, duration: Optional[float] = DURATION_OPT) -> None:
+    """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic; the live
+    picture at http://127.0.0.1:8080 (10x real time; --speed); recorded into OUT/airpicture.duckdb."""
+    _run("demo", out_dir, no_serve, seed, duration, keystore, no_keys, cot, asterix, no_record,
+         dict(host=host, port=port, allow_remote=allow_remote, tokens=tokens, speed=speed,
+              exit_when_done=exit_when_done))
 
 
 @app.command("track")
@@ -237,18 +339,18 @@ def replay_command(
     cot: Optional[List[str]] = COT_OPT,
     asterix: Optional[List[str]] = ASTERIX_OPT,
     no_record: bool = NO_RECORD_OPT,
-    speed: Optional[float] = typer.Option(None, "--speed", help="An airpicture recording: play at this many "
-                                                                "times real time (default: as fast as it goes)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Split by aircraft address over a Dask "
                                           "LocalCluster of this many worker processes (docs/scaling.md)."),
     scheduler: Optional[str] = SCHEDULER_OPT,
     partitions: Optional[int] = typer.Option(None, "--partitions", help="Address partitions per file (default "
                                              "2 x workers; in process 1)."),
+    host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
+    tokens: Optional[Path] = TOKENS_OPT, speed: Optional[float] = SPEED_OPT, exit_when_done: bool = EXIT_OPT,
 ) -> None:
-    """Replay a transponder recording or an ASTERIX CAT048 radar capture as fast as it goes: decode, track; write
-    summary.json, tracks.parquet, picture.png and a recording. An airpicture recording (.duckdb) is played back as
-    it was recorded. With --workers / --scheduler transponder frames are split by aircraft address across Dask
-    workers and merged: the same tracks as one process."""
+    """Replay a transponder recording, an ASTERIX CAT048 radar capture or an airpicture recording (.duckdb): decode,
+    track, serve the live picture (10x the recording's time; --speed 0 or --no-serve: as fast as it goes); write
+    summary.json, tracks.parquet, picture.png and a recording. With --workers / --scheduler transponder frames are
+    split by aircraft address across Dask workers and merged (headless): the same tracks as one process."""
     from .cluster import check_workers
     from .errors import InputError
     from .pipeline import default_out_dir
@@ -263,45 +365,63 @@ def replay_command(
         raise InputError(f"{partitions}: must be at least 1", field="--partitions")
     file = files[0]
     partitioned = len(files) > 1 or workers is not None or scheduler is not None or partitions is not None
-    if not partitioned and (file.suffix == ".duckdb" or is_duckdb_file(file)):  # an airpicture recording
-        from .recording.cli import replay_recording
-
-        replay_recording(file, speed=speed, console=out)
-        if not no_serve:
-            console.print("[dim]live display not available yet: played headless[/]")
-        return
-    stem = file.name.split(".")[0] or "input"
-    target = out_dir if out_dir is not None else default_out_dir(f"replay-{stem}")
-    if not partitioned and (format == "asterix" or (format == "auto" and _is_pcap(file))):  # radar plots
-        from .interop.radar_replay import print_asterix_report, replay_asterix
-
-        summary = replay_asterix(file, target, radar_sites=radar_site or [], sinks=_output_sinks(cot, asterix))
-        print_asterix_report(summary, out)
-        _print_sinks(summary)
-        return
-    if radar_site:
+    recording = not partitioned and (file.suffix == ".duckdb" or is_duckdb_file(file))
+    asterix_in = not partitioned and not recording and (format == "asterix" or (format == "auto" and _is_pcap(file)))
+    if radar_site and not asterix_in:
         raise InputError("only for --format asterix", field="--radar-site")
-    ref = parse_reference(reference)
     if partitioned:
         if format == "asterix":
             raise InputError("a partitioned replay takes transponder recordings only", field="--format")
-        from .partition import print_report, replay_files
+        _replay_partitioned(files, out_dir, format, parse_reference(reference), partitions, workers, scheduler)
+        return
+    ref = None if recording or asterix_in else parse_reference(reference)
+    stem = file.name.split(".")[0] or "input"
+    target = out_dir if out_dir is not None else default_out_dir(f"replay-{stem}")
+    live = _Live(no_serve, host=host, port=port, allow_remote=allow_remote, tokens=tokens, speed=speed,
+                 exit_when_done=exit_when_done, what="recording" if recording else "replay")
+    try:
+        outputs = _output_sinks(cot, asterix)
+        if recording:  # an airpicture recording, played back through the display and the outputs
+            from .recording.cli import replay_recording
 
-        with _task_progress("replaying") as progress:
-            task = progress.add_task("partitions", total=None, state="")
+            replay_recording(file, sinks=_joined(live.sinks, outputs), console=out)
+        elif asterix_in:  # radar plots, not transponder frames
+            from .interop.radar_replay import print_asterix_report, replay_asterix
 
-            def on_progress(done: int, failed: int, total: int) -> None:
-                progress.update(task, completed=done, total=total,
-                                state=f"{done - failed} partitions done, {failed} failed, {total - done} remaining")
+            summary = replay_asterix(file, target, radar_sites=radar_site or [], sinks=_joined(live.sinks, outputs))
+            print_asterix_report(summary, out)
+            _print_sinks(summary)
+        else:
+            _replay_one(file, target, format, ref, sinks=_joined(live.sinks, outputs), record=not no_record)
+        live.serve_on()
+    finally:
+        live.stop()
 
-            report = replay_files(files, target, parts=partitions, workers=workers, scheduler=scheduler,
-                                  format=format, reference=ref, on_progress=on_progress)
-        print_report(report, out)
-    else:
-        _replay_one(file, target, format, ref, sinks=_output_sinks(cot, asterix), record=not no_record)
-    if not no_serve:
-        # The live display arrives with a later issue; until then replays are headless.
-        console.print("[dim]live display not available yet: ran headless[/]")
+
+def _replay_partitioned(files, out_dir, format, ref, partitions, workers, scheduler) -> None:
+    from .partition import print_report, replay_files
+    from .pipeline import default_out_dir
+
+    stem = files[0].name.split(".")[0] or "input"
+    target = out_dir if out_dir is not None else default_out_dir(f"replay-{stem}")
+    with _task_progress("replaying") as progress:
+        task = progress.add_task("partitions", total=None, state="")
+
+        def on_progress(done: int, failed: int, total: int) -> None:
+            progress.update(task, completed=done, total=total,
+                            state=f"{done - failed} partitions done, {failed} failed, {total - done} remaining")
+
+        report = replay_files(files, target, parts=partitions, workers=workers, scheduler=scheduler,
+                              format=format, reference=ref, on_progress=on_progress)
+    print_report(report, out)
+
+
+def _joined(*sets):
+    """One SinkSet of the sinks of several (None skipped), or None when there are none."""
+    from .picture import SinkSet
+
+    sinks = [s for ss in sets if ss for s in ss.sinks]
+    return SinkSet(sinks) if sinks else None
 
 
 def _replay_one(file: Path, target: Path, format: str, ref, *, sinks=None, record: bool = True) -> None:
@@ -342,9 +462,11 @@ def ingest_command(
     cot: Optional[List[str]] = COT_OPT,
     asterix: Optional[List[str]] = ASTERIX_OPT,
     no_record: bool = NO_RECORD_OPT,
+    host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
+    tokens: Optional[Path] = TOKENS_OPT, exit_when_done: bool = EXIT_OPT,
 ) -> None:
-    """Follow a live transponder feed, keep the picture across reconnects; on Ctrl-C / SIGTERM / --duration /
-    --max-messages write summary.json, tracks.parquet, picture.png."""
+    """Follow a live transponder feed, keep the picture across reconnects, serve it live; on Ctrl-C / SIGTERM /
+    --duration / --max-messages write summary.json, tracks.parquet, picture.png (and the recording)."""
     from .errors import InputError
     from .ingest import ingest_feed, parse_feed_url, print_ingest_report, status_line, status_table
     from .pipeline import default_out_dir
@@ -352,31 +474,35 @@ def ingest_command(
 
     if format not in FORMAT_CHOICES:
         raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES)})", field="--format")
-    host, port = parse_feed_url(url)
+    feed_host, feed_port = parse_feed_url(url)
     ref = parse_reference(reference)
     for name, value in (("--duration", duration), ("--max-messages", max_messages), ("--read-timeout", read_timeout)):
         if value is not None and not value > 0:
             raise InputError("must be positive", field=name)
-    target = out_dir if out_dir is not None else default_out_dir(f"ingest-{host.replace(':', '_')}-{port}")
-    sinks = _output_sinks(cot, asterix)
-    if console.is_terminal:
-        from rich.live import Live
+    target = out_dir if out_dir is not None else default_out_dir(f"ingest-{feed_host.replace(':', '_')}-{feed_port}")
+    outputs = _output_sinks(cot, asterix)
+    display = _Live(no_serve, host=host, port=port, allow_remote=allow_remote, tokens=tokens,
+                    exit_when_done=exit_when_done, what="live", pace=False)
+    try:
+        sinks = _joined(display.sinks, outputs)
+        if console.is_terminal:
+            from rich.live import Live
 
-        with Live(console=console, transient=True, refresh_per_second=4) as live:
+            with Live(console=console, transient=True, refresh_per_second=4) as live:
+                summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
+                                      max_messages=max_messages, read_timeout=read_timeout, sinks=sinks,
+                                      record=not no_record, on_status=lambda status: live.update(status_table(status)))
+        else:  # a log: one plain line every 10 s
             summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
-                                  max_messages=max_messages, read_timeout=read_timeout, sinks=sinks,
-                                  record=not no_record, on_status=lambda status: live.update(status_table(status)))
-    else:  # a log: one plain line every 10 s
-        summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
-                              max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0, sinks=sinks,
-                              record=not no_record,
-                              on_status=lambda status: status["final"] or console.print(
-                                  status_line(status), highlight=False, markup=False, soft_wrap=True))
-    print_ingest_report(summary, out)
-    _print_sinks(summary)
-    if not no_serve:
-        # The live display arrives with a later issue; until then ingest is headless.
-        console.print("[dim]live display not available yet: ran headless[/]")
+                                  max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0,
+                                  sinks=sinks, record=not no_record,
+                                  on_status=lambda status: status["final"] or console.print(
+                                      status_line(status), highlight=False, markup=False, soft_wrap=True))
+        print_ingest_report(summary, out)
+        _print_sinks(summary)
+        display.serve_on()
+    finally:
+        display.stop()
 
 
 def _is_pcap(path: Path) -> bool:

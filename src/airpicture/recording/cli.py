@@ -6,14 +6,15 @@ import time
 from pathlib import Path
 
 
-def replay_recording(path: Path, *, speed: float | None = None, console) -> dict:
-    """Play a recording headless (no sinks yet: the display is wired by the lead) and print what was played."""
+def replay_recording(path: Path, *, speed: float | None = None, sinks=None, console) -> dict:
+    """Play a recording into ``sinks`` (the live display with its pacer, the outputs; None: headless, unpaced
+    unless ``speed``) and print what was played."""
     from ..errors import InputError
     from .player import play_recording
 
     if speed is not None and not speed > 0:
         raise InputError("must be positive", field="--speed")
-    summary = play_recording(path, speed=speed)
+    summary = play_recording(path, sinks, speed=speed)
     s = summary
     span = "" if s["start"] is None else f", t = {s['start']:.1f} .. {s['end']:.1f} s"
     lines = [f"[bold]airpicture replay[/]: {s['recording']} (recording of {s['recorded_mode']} '{s['name']}', "
