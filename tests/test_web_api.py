@@ -291,7 +291,7 @@ def test_aircraft_json_and_geojson_carry_the_picture(live):
     radar_only = [a for a in ac["aircraft"] if a["hex"].startswith("~")]
     assert radar_only and all(a["type"] == "other" for a in radar_only)
     gj = live.get("/api/geojson", role="viewer").json()
-    points = [f for f in gj["features"] if f["geometry"]["type"] == "Point"]
+    points = [f for f in gj["features"] if f["properties"].get("kind") == "track"]
     assert gj["type"] == "FeatureCollection" and len(points) == len(tracks)
 
 

@@ -134,7 +134,7 @@ class _Live:
         self.sinks = SinkSet([self.service.store] + ([pacer] if pacer is not None else []))
         tokens_file = self.service.tokens.path
         console.print(f"[dim]tokens ({'created' if self.service.tokens.created else 'read'}): {tokens_file} "
-                      "(viewer, operator, admin)[/]", highlight=False)
+                      "(viewer, operator, admin)[/]", highlight=False, soft_wrap=True)
         if not is_loopback(host):
             console.print(f"[bold yellow]warning:[/] serving on {host}: reachable from other machines, and plain "
                           "HTTP sends the tokens in clear; put a TLS reverse proxy in front", highlight=False)
