@@ -183,6 +183,9 @@ class LiveIngest:
             if pending and not (max_messages is not None and self.messages >= max_messages):
                 self._feed(pending, max_messages)
             self._advance_if_quiet(self.clock())
+            if self.sinks:  # the reports of the open merging window, and the last frame
+                self.picture.flush_held()
+                self.picture.emit_frames(self.sinks, self.picture.now + 1.0)
         finally:
             self.feed.stop()
             self._stop_event.set()
@@ -253,6 +256,7 @@ class LiveIngest:
             self.advanced_to = self.input_time + silence
             self.picture.advance(self.advanced_to)
             if self.sinks:
+                self.picture.flush_held()
                 self.picture.emit_frames(self.sinks, self.advanced_to)
 
     # ------------------------------------------------------------------ signals

@@ -102,6 +102,7 @@ class TransponderPicture:
         self._last_identity: dict[int, tuple] = {}
         self._next_frame: float | None = None     # next frame boundary (input time) when feeding sinks
         self._window_reports: list[AdsbReports] = []  # reports tracked since the last frame (its measurements)
+        self._held: AdsbReports | None = None      # reports of the open merging window (feed_framed)
 
     # ------------------------------------------------------------------ feeding
     def feed(self, batch: FrameBatch) -> AdsbReports:
@@ -126,9 +127,11 @@ class TransponderPicture:
 
     def feed_framed(self, batch: FrameBatch, sinks, *, step_s: float = 1.0) -> None:
         """Feed a batch and hand ``sinks`` one ``PictureFrame`` at each ``step_s`` boundary of input time crossed
-        (the display and the recorder see the picture second by second, as it was). The batch is decoded once;
-        its reports go to the tracker window by window. Frames carry the input's own time base (Unix seconds
-        for a recording with timestamps)."""
+        (the display and the recorder see the picture second by second, as it was). The batch is decoded once.
+        Its reports go to the tracker in windows aligned to the report-merging interval (2 s): each aircraft
+        still gets one merged update per interval, as in an unframed replay, while a frame in between shows
+        the tracks predicted to its time (reports of the open window are held back, ``_held``). Frames carry
+        the input's own time base (Unix seconds for a recording with timestamps)."""
         times = np.asarray(batch.time, dtype=np.float64)
         if not len(batch) or not np.isfinite(times).any():
             self.feed(batch)
@@ -138,34 +141,48 @@ class TransponderPicture:
         t0 = _time.perf_counter()
         reports = self.decoder.process(batch)
         self.stage_s["decode"] += _time.perf_counter() - t0
+        if self._held is not None:
+            reports = _concat_reports([self._held, reports]) if len(reports) else self._held
+            self._held = None
         finite = times[np.isfinite(times)]
         input_running = np.maximum.accumulate(finite)
         self.first_time = min(self.first_time, float(finite.min()))
         if self._next_frame is None:
             self._next_frame = math.floor(float(finite.min()) / step_s) * step_s + step_s
-        # a running maximum orders the cuts even when a few stamps step back (they stay in their window)
+        merge_s = max(step_s, float(self.config.adsb_update_interval_s))
         rt = np.asarray(reports.time, dtype=np.float64)
         if rt.size > 1 and (np.diff(rt) < 0).any():  # the decoder may group reports by aircraft: cut by time
             reports = _take_reports(reports, np.argsort(rt, kind="stable"))
             rt = np.asarray(reports.time, dtype=np.float64)
+        # a running maximum orders the cuts even when a few stamps step back (they stay in their window)
         running = np.maximum.accumulate(np.where(np.isfinite(rt), rt, -np.inf)) if rt.size else rt
-        start = 0
-        while True:
-            stop = int(np.searchsorted(running, self._next_frame, side="right"))
-            if stop > start:
-                self._track(_take_reports(reports, slice(start, stop)))
-            if stop >= len(rt) and float(finite.max()) < self._next_frame:
-                break  # the rest of the batch is before the next boundary
-            self.emit_frames(sinks, self._next_frame, step_s=step_s)
-            start = stop
+        done = 0
+        last_input = float(finite.max())
+        while self._next_frame <= last_input:
+            boundary = self._next_frame
+            cut = math.floor(boundary / merge_s) * merge_s  # reports of closed merging windows only
+            stop = int(np.searchsorted(running, cut, side="right"))
+            if stop > done:
+                self._track(_take_reports(reports, slice(done, stop)))
+                done = stop
+            self.emit_frames(sinks, boundary, step_s=step_s)
             # a silence inside the batch: jump to the boundary before its next frame (report or not)
             after = int(np.searchsorted(input_running, self._next_frame, side="right"))
-            nxt = float(input_running[after]) if after < len(input_running) else float(finite.max())
+            nxt = float(input_running[after]) if after < len(input_running) else last_input
             gap_to = math.floor(nxt / step_s) * step_s
             if gap_to > self._next_frame:
                 self._next_frame = gap_to
-        self.now = max(self.now, float(finite.max()))
+        if done < len(rt):
+            self._held = _take_reports(reports, slice(done, None))
+        self.now = max(self.now, last_input)
         self._note_confirmed()
+
+    def flush_held(self) -> None:
+        """Track the reports held back for an open merging window (the input ended or went quiet)."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._track(held)
+            self._note_confirmed()
 
     def _track(self, reports: AdsbReports) -> None:
         t1 = _time.perf_counter()
@@ -400,6 +417,19 @@ def write_picture_outputs(out_dir, rows: TrackStates, summary: dict, *, sensors,
     return paths
 
 
+def _concat_reports(parts: list[AdsbReports]) -> AdsbReports:
+    """Report batches one after the other (the NACp table of the last)."""
+    n = [len(p) for p in parts]
+    out = {}
+    for f in dataclasses.fields(parts[-1]):
+        values = [getattr(p, f.name) for p in parts]
+        if all(isinstance(v, np.ndarray) and v.shape[:1] == (k,) for v, k in zip(values, n)):
+            out[f.name] = np.concatenate(values)
+        else:
+            out[f.name] = values[-1]
+    return AdsbReports(**out)
+
+
 def _with_identity_columns(states: TrackStates) -> TrackStates:
     n = len(states)
     extra = dict(states.extra or {})
@@ -513,6 +543,7 @@ def replay_file(path, out_dir, *, format: str = "auto", reference=None, config: 
                 progress(min(done, total) if total else done, total)
             t_read = _time.perf_counter()
         read_s += _time.perf_counter() - t_read   # the reader's end (its last records)
+        picture.flush_held()   # a framed replay's last open merging window
         picture.advance(picture.now)
         if picture.decoder.counts["messages"] == 0:
             what = "; ".join(picture.problems.describe()) or "the file is empty"

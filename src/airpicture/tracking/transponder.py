@@ -370,17 +370,19 @@ class TransponderMixin:
         if new.size:
             new_slots = tab.allocate(new.size, float(t[new].max()))
             tab.address[new_slots] = address[new]
-            self._start_state(new_slots, t[new], pos[new], pos_cov[new], has_v[new], vel[new], vel_cov[new])
-            tab.n_updates[new_slots] = 1
-            tab.last_sensor[new_slots] = s
-            tab.last_hit_by_sensor[new_slots, s] = t[new]
-            counts["new_tracks"] += new.size
+            # an aircraft heard again within the number memory gets its old number back - before the first
+            # state is logged, so that the update log never shows the number it would have had
             memory = cfg.adsb_number_memory_s
             for sl, a, tt in zip(new_slots.tolist(), address[new].tolist(), t[new].tolist()):
                 known = self._number_by_address.get(a)
                 if known is not None and tt - known[1] <= memory and not np.any(tab.track_id[active] == known[0]):
                     tab.track_id[sl] = known[0]
                     counts["renumbered"] += 1
+            self._start_state(new_slots, t[new], pos[new], pos_cov[new], has_v[new], vel[new], vel_cov[new])
+            tab.n_updates[new_slots] = 1
+            tab.last_sensor[new_slots] = s
+            tab.last_hit_by_sensor[new_slots, s] = t[new]
+            counts["new_tracks"] += new.size
 
         if hit_slots.size:
             self._record_hit_attributes(hit_slots, s, SimpleNamespace(time=hit_times, snr_db=None),
