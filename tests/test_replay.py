@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from _sources_data import (LONG_FLIGHT, TUTORIAL, avr_lines, beast_binary, beast_hex_lines, beast_records,
+from _sources_data import (TUTORIAL, avr_lines, beast_binary, beast_hex_lines, beast_records,
                            jsonl_records, sbs_rows)
 
 N_LONG = 40_000      # the first 40,000 frames of the long flight (~30 min)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-import time as _time
 
 import asterix.generated as gen
 
 from ..errors import InputError
-from .net import Destination, Sender, parse_destination
+from .net import Destination, FrameClock, Sender, parse_destination
 
 SPEC = gen.Cat_062_1_20
 MAX_DATAGRAM = 1400  # bytes: one Ethernet MTU minus headers
@@ -157,23 +156,17 @@ class Cat062Sink:
         self.name = name or f"asterix062 {self.dest.url}"
         self._backoff_s = backoff_s
         self.sender: Sender | None = None
-        self._epoch: float | None = None
+        self._unix = FrameClock()
         self._simulated = False
         self._live: dict[int, dict] = {}  # track id -> its last record (for the TSE record when it goes)
         self.records = 0
 
     def open(self, context) -> None:
         self._simulated = context.mode == "simulation"
-        self._epoch, self._live = None, {}
+        self._unix, self._live = FrameClock(), {}
         if self.sender is None:
             self.sender = Sender(self.dest, backoff_s=self._backoff_s, name="asterix062")
 
-    def _unix(self, frame) -> float:
-        if frame.epoch_unix is not None:
-            return float(frame.epoch_unix) + float(frame.time)
-        if self._epoch is None:
-            self._epoch = _time.time() - float(frame.time)
-        return self._epoch + float(frame.time)
 
     def step(self, frame) -> None:
         if self.sender is None:

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 
 
 from ..identity.standard import CLASSES, IDENTITIES, IDENTITY_LETTERS
-from .net import Destination, Sender, parse_destination
+from .net import Destination, FrameClock, Sender, parse_destination
 
 # CoT's second atom letter is the MIL-STD-2525 standard identity letter (standard.IDENTITY_LETTERS):
 # p pending, u unknown, a assumed friend, f friend, n neutral, s suspect, h hostile, j joker, k faker.
@@ -154,7 +154,7 @@ class CotSink:
         self.sender: Sender | None = None
         self.picture_name = "picture"
         self.simulated = False
-        self._epoch: float | None = None
+        self._unix = FrameClock()
         self._last_t: float | None = None
         self._interval = 1.0
         self.frames = 0
@@ -162,16 +162,10 @@ class CotSink:
     def open(self, context) -> None:
         self.picture_name = context.name
         self.simulated = context.mode == "simulation"
-        self._epoch, self._last_t = None, None
+        self._unix, self._last_t = FrameClock(), None
         if self.sender is None:
             self.sender = Sender(self.dest, backoff_s=self._backoff_s, max_frames=self._max_frames, name="cot")
 
-    def _unix(self, frame) -> float:
-        if frame.epoch_unix is not None:
-            return float(frame.epoch_unix) + float(frame.time)
-        if self._epoch is None:
-            self._epoch = _time.time() - float(frame.time)
-        return self._epoch + float(frame.time)
 
     def step(self, frame) -> None:
         if self.sender is None:

@@ -13,6 +13,8 @@ the first), ``connected`` (now).
 
 from __future__ import annotations
 
+
+
 import os
 import socket
 import ssl
@@ -234,3 +236,18 @@ class Sender:
                 sock.close()
             except OSError:
                 pass
+
+
+class FrameClock:
+    """The Unix time of a frame: the input's own (``epoch_unix`` + time, a recording) or, for a simulation
+    (no epoch), anchored to the wall clock at the first frame seen - so receivers get current times."""
+
+    def __init__(self):
+        self._epoch: float | None = None
+
+    def __call__(self, frame) -> float:
+        if frame.epoch_unix is not None:
+            return float(frame.epoch_unix) + float(frame.time)
+        if self._epoch is None:
+            self._epoch = time.time() - float(frame.time)
+        return self._epoch + float(frame.time)

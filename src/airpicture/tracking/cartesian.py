@@ -38,7 +38,6 @@ Use
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
