@@ -226,6 +226,10 @@ def ingest_command(
     max_messages: Optional[int] = typer.Option(None, "--max-messages", help="Stop after this many messages."),
     read_timeout: float = typer.Option(10.0, "--read-timeout",
                                        help="Reconnect when the feed is silent this long (s)."),
+    max_queue_frames: int = typer.Option(
+        50_000, "--max-queue-frames",
+        help="At most this many received frames wait for the picture; beyond it the lowest-priority frames "
+             "are shed and counted (new/unknown aircraft first, emergencies and identified tracks last)."),
 ) -> None:
     """Follow a live transponder feed, keep the picture across reconnects; on Ctrl-C / SIGTERM / --duration /
     --max-messages write summary.json, tracks.parquet, picture.png."""
@@ -238,7 +242,8 @@ def ingest_command(
         raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES)})", field="--format")
     host, port = parse_feed_url(url)
     ref = parse_reference(reference)
-    for name, value in (("--duration", duration), ("--max-messages", max_messages), ("--read-timeout", read_timeout)):
+    for name, value in (("--duration", duration), ("--max-messages", max_messages), ("--read-timeout", read_timeout),
+                        ("--max-queue-frames", max_queue_frames)):
         if value is not None and not value > 0:
             raise InputError("must be positive", field=name)
     target = out_dir if out_dir is not None else default_out_dir(f"ingest-{host.replace(':', '_')}-{port}")
@@ -248,10 +253,11 @@ def ingest_command(
         with Live(console=console, transient=True, refresh_per_second=4) as live:
             summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
                                   max_messages=max_messages, read_timeout=read_timeout,
-                                  on_status=lambda status: live.update(status_table(status)))
+                                  max_queue_frames=max_queue_frames, on_status=lambda status: live.update(status_table(status)))
     else:  # a log: one plain line every 10 s
         summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
                               max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0,
+                              max_queue_frames=max_queue_frames,
                               on_status=lambda status: status["final"] or console.print(
                                   status_line(status), highlight=False, markup=False, soft_wrap=True))
     print_ingest_report(summary, out)
