@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DATA := src/airpicture/data
 
-.PHONY: demo test setup setup-test web bench clean
+.PHONY: demo test setup setup-test web bench clean audit fuzz
 
 $(VENV)/.stamp-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ demo: setup
 
 test: setup-test
 	$(PY) -m pytest -n 2 -q
+	$(PY) tools/audit_deps.py
+
+# Known-vulnerable dependencies (pip-audit; exceptions with reasons in security/pip-audit-exceptions.toml).
+# Exit 3 when the audit cannot be done; AIRPICTURE_AUDIT=allow-unaudited passes with a warning (SECURITY.md).
+audit: setup-test
+	$(PY) tools/audit_deps.py
+
+# Long: 10^6 cases per parser (FUZZ_ARGS="--cases 20000 --targets beast,sbs" for less; --engine atheris to
+# use libFuzzer's coverage guidance: pip install atheris). Prints the table of docs/reliability.md.
+FUZZ_ARGS ?=
+fuzz: setup-test
+	$(PY) -m fuzz $(FUZZ_ARGS)
 
 # Long: Stone Soup needs minutes at N = 1000 (its GOSPA/SIAP about 25 minutes).
 bench: setup-test

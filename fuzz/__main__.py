@@ -117,12 +117,12 @@ for seed in target.seeds():
     except Exception:
         pass
 tally = Tally({name!r})
-def one(data):
-    tally.add(data, run_case(target, data, {timeout!r}))
 def done():
     with open({out!r}, "w") as fh:
         json.dump(tally.as_dict(), fh)
-atexit.register(done)
+def one(data):
+    tally.add(data, run_case(target, data, {timeout!r}))
+    done()   # libFuzzer leaves with _exit: no atexit, so the tally is written after every case
 seeds_dir = {seeds!r}
 atheris.Setup([sys.argv[0], "-runs={cases}", "-timeout=0", "-rss_limit_mb=4096", "-max_len={max_len}",
                "-print_final_stats=0", seeds_dir], one)

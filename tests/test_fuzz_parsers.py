@@ -302,3 +302,28 @@ def test_a_time_of_1e308_neither_moves_the_picture_clock_nor_reaches_a_track():
     assert counts["bad_time"] == 1 and counts["field_rows_bad_time"] == 1
     states = picture.states()
     assert len(states) and np.isfinite(states.position).all() and np.isfinite(states.velocity).all()
+
+
+# ------------------------------------------------------------------------------------------------ dependency audit
+
+def test_dependency_audit_policy_on_pip_audit_reports(tmp_path):
+    """tools/audit_deps.py on pip-audit's JSON format: a known vulnerability fails unless excepted with a
+    reason; packages the service does not know are 'not audited' (exit 3), never a silent pass."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from audit_deps import NOT_AUDITED, evaluate, load_exceptions
+
+    vuln = {"id": "GHSA-aaaa-bbbb-cccc", "aliases": ["CVE-2099-1"], "fix_versions": ["9.9"]}
+    report = {"dependencies": [{"name": "numpy", "version": "1.0", "vulns": []},
+                               {"name": "Example", "version": "1.0", "vulns": [vuln]}]}
+    assert evaluate(report, {})[0] == 1
+    path = tmp_path / "exceptions.toml"
+    path.write_text('[[exception]]\nid = "CVE-2099-1"\npackage = "example"\nreason = "only in a code path we never call"\n')
+    code, lines = evaluate(report, load_exceptions(path))
+    assert code == 0 and "excepted" in "\n".join(lines)
+    path.write_text('[[exception]]\nid = "CVE-2099-1"\npackage = "example"\nreason = ""\n')
+    with pytest.raises(SystemExit, match="written reason"):
+        load_exceptions(path)
+    unknown = {"dependencies": [{"name": "numpy", "skip_reason": "Dependency not found on PyPI and could not be "
+                                                                 "audited: numpy (2.4.6)"}]}
+    assert evaluate(unknown, {})[0] == NOT_AUDITED
+    assert evaluate({"dependencies": [{"name": "numpy", "version": "1.0", "vulns": []}]}, {})[0] == 0
