@@ -76,8 +76,10 @@ def test_shedding_takes_the_lowest_priority_first_spread_evenly_within_it():
     buffer.put(_batch([f0[8]]), arrived=20.0)
     kept = [f for b in buffer.take_all() for f in b.frame.tolist()]
     assert sorted(kept) == sorted([f0[4 + i] for i in range(5)])
-    shed = buffer.summary()["shed_by_priority"]
+    summary = buffer.summary()
+    shed = summary["shed_by_priority"]
     assert shed["emergency_or_threat"] == 0 and shed["tracked"] == 12 and shed["identified"] == 8
+    assert summary["shed_events_reaching"]["new_or_unknown"] == 1 and summary["shed_events_reaching"]["identified"] == 1
 
 
 def test_bad_queue_bound_is_an_input_error():
@@ -115,10 +117,14 @@ def test_a_flood_is_shed_by_priority_and_the_picture_recovers():
     assert summary["problems"]["shed_overload"] == o["shed_frames"]
     # every frame the reader gave is accounted for: processed, shed, or left at the stop
     assert o["frames_in"] == summary["messages"] + o["shed_frames"] + o["left_at_stop"] and o["left_at_stop"] >= 0
-    # by priority: the highest priority present lost the smallest share of its frames (each shedding event
-    # empties lower priorities first: tested exactly above; across events the shares are an aggregate)
-    share = {k: o["shed_by_priority"][k] / v for k, v in o["waiting_during_shedding_by_priority"].items() if v}
-    assert len(share) >= 2 and share[next(iter(share))] == min(share.values())
+    # by priority (each event empties lower priorities first: tested exactly above): every event is counted
+    # with the highest priority it had to reach, and a priority is shed only in events that reached it
+    reach = o["shed_events_reaching"]
+    assert sum(reach.values()) == o["shed_events"]
+    highest = min(PRIORITY_NAMES.index(n) for n, v in reach.items() if v)
+    for k, name in enumerate(PRIORITY_NAMES):
+        assert (o["shed_by_priority"][name] == 0) if k < highest else True, (name, reach)
+    assert o["shed_by_priority"][PRIORITY_NAMES[highest]] > 0
     # the picture lived through it and recovered: tracks, and no more shedding in the slow phase's last second
     assert summary["tracks"] > 0 and summary["messages"] > 0
     slow_start = feed.phase_start[1]

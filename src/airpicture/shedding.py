@@ -123,7 +123,7 @@ class FrameBuffer:
         self._error: BaseException | None = None
         self._table = (np.zeros(0, np.int64), np.zeros(0, np.int8))
         self.shed: Counter = Counter()
-        self.considered: Counter = Counter()  # frames waiting during a shedding event, per priority
+        self.deepest: Counter = Counter()  # shedding events by the highest priority they had to reach
         self.shed_events = 0
         self.oldest_taken: float | None = None  # arrival time of the oldest batch of the last take_all
         self.peak_frames = 0
@@ -179,8 +179,6 @@ class FrameBuffer:
         for item in items:
             if item[2] is None:
                 item[2] = self._levels(item[1])
-                counts = np.bincount(item[2], minlength=LOWEST + 1)
-                self.considered.update({PRIORITY_NAMES[k]: int(c) for k, c in enumerate(counts) if c})
         keep = [np.ones(len(item[1]), dtype=bool) for item in items]
         dropped = Counter()
         for level in range(LOWEST, -1, -1):
@@ -208,6 +206,9 @@ class FrameBuffer:
             n = total if pick is None else pick.size
             excess -= n
             dropped[PRIORITY_NAMES[level]] += int(n)
+            deepest = level
+        if dropped:
+            self.deepest[PRIORITY_NAMES[deepest]] += 1
         survivors = deque()
         for item, mask in zip(items, keep):
             if not mask.all():
@@ -250,6 +251,5 @@ class FrameBuffer:
         return {"max_queue_frames": self.max_frames, "peak_queue_frames": self.peak_frames,
                 "frames_in": self.put_frames, "shed_frames": int(sum(self.shed.values())),
                 "shed_by_priority": {name: int(self.shed.get(name, 0)) for name in PRIORITY_NAMES},
-                "waiting_during_shedding_by_priority": {name: int(self.considered.get(name, 0))
-                                                        for name in PRIORITY_NAMES},
+                "shed_events_reaching": {name: int(self.deepest.get(name, 0)) for name in PRIORITY_NAMES},
                 "shed_events": self.shed_events}
