@@ -194,7 +194,7 @@ def test_messages_up_to_5_s_late_are_used_or_counted_never_corrupting_a_track():
     ia, ib = np.asarray(sa.extra["icao24"]), np.asarray(sb.extra["icao24"])
     for icao in set(ia.tolist()) & set(ib.tolist()) - {""}:
         d = np.linalg.norm(sa.position[ia == icao][0] - sb.position[ib == icao][0])
-        assert d < 2000.0, (icao, d)   # a re-stamped report is off by at most 2 s of flight
+        assert d < 100.0, (icao, d)   # measured: at most 1.4 m over 40 snapshots (docs/reliability.md)
 
 
 # ------------------------------------------------------------------------------------------------ NaN / inf
@@ -223,33 +223,42 @@ def test_nan_and_inf_in_sbs_and_json_fields_are_counted_not_used(value):
         assert np.isnan(batch.fields[name]).all()
 
 
-@pytest.mark.parametrize("column,value", [(0, math.nan), (0, math.inf), (0, -100.0), (1, math.inf),
-                                          (1, math.nan), (2, math.inf), (2, 3.0), ("sigma", math.inf)])
-def test_nan_and_inf_in_radar_plots_are_counted_and_the_tracks_are_as_without_them(column, value):
+@pytest.fixture(scope="module")
+def radar_run():
+    """Radar plots of three aircraft, and the tracks of those plots without every 9th (where faults go)."""
     from _tracker_sim import great_circle_truth, radar_site, simulate_radar
 
     from airpicture.tracking import SensorTracker, TrackerConfig
 
     site = radar_site("r1", 43.6, 1.4, 50.0)
     truth = great_circle_truth([43.7, 43.5, 43.9], [1.5, 1.2, 1.0], [90, 45, 180], 200, 9000)
-    clean = simulate_radar(site, truth, 200, np.random.default_rng(1))
+    clean = simulate_radar(site, truth, 120, np.random.default_rng(1))
     bad_rows = np.arange(7, len(clean), 9)
+    keep = np.ones(len(clean), bool)
+    keep[bad_rows] = False
+    tracker = SensorTracker([site], TrackerConfig())
+    tracker.process(clean.take(keep))
+    return site, clean, bad_rows, tracker.snapshot(120.0)
+
+
+@pytest.mark.parametrize("column,value", [(0, math.nan), (0, math.inf), (0, -100.0), (1, math.inf),
+                                          (1, math.nan), (2, math.inf), (2, 3.0), ("sigma", math.inf)])
+def test_nan_and_inf_in_radar_plots_are_counted_and_the_tracks_are_as_without_them(radar_run, column, value):
+    from airpicture.tracking import SensorTracker, TrackerConfig
+
+    site, clean, bad_rows, want = radar_run
     faulty = clean.take(np.arange(len(clean)))
     faulty.values, faulty.sigmas = clean.values.copy(), clean.sigmas.copy()
     if column == "sigma":
         faulty.sigmas[bad_rows, 0] = value
     else:
         faulty.values[bad_rows, column] = value
-    keep = np.ones(len(clean), bool)
-    keep[bad_rows] = False
-    a = SensorTracker([site], TrackerConfig())
-    a.process(clean.take(keep))
-    b = SensorTracker([site], TrackerConfig())
-    b.process(faulty)
-    assert sum(b.rejected_plots.values()) == bad_rows.size
-    sa, sb = a.snapshot(200.0), b.snapshot(200.0)
-    assert np.array_equal(sa.track_id, sb.track_id) and np.array_equal(sa.position, sb.position)
-    assert len(sa) >= 3 and np.isfinite(sb.position).all() and np.isfinite(sb.position_cov).all()
+    tracker = SensorTracker([site], TrackerConfig())
+    tracker.process(faulty)
+    assert sum(tracker.rejected_plots.values()) == bad_rows.size
+    got = tracker.snapshot(120.0)
+    assert np.array_equal(want.track_id, got.track_id) and np.array_equal(want.position, got.position)
+    assert len(want) >= 3 and np.isfinite(got.position).all() and np.isfinite(got.position_cov).all()
 
 
 # ------------------------------------------------------------------------------------------------ half a frame
