@@ -43,7 +43,7 @@ test: setup-test
 audit: setup-test
 	$(PY) tools/audit_deps.py
 
-# Long: 10^6 cases per parser (FUZZ_ARGS="--cases 20000 --targets beast,sbs" for less; --engine atheris to
+# Long (hours: 1-50 ms a case): 10^6 cases per parser (FUZZ_ARGS="--cases 20000 --targets beast,sbs" for less; --engine atheris to
 # use libFuzzer's coverage guidance: pip install atheris). Prints the table of docs/reliability.md.
 FUZZ_ARGS ?=
 fuzz: setup-test

@@ -13,6 +13,7 @@ Adding a parser (ASTERIX CAT048, recordings, API requests when they land)::
 
 from __future__ import annotations
 
+import atexit
 import base64
 import gzip
 import json
@@ -20,6 +21,7 @@ import math
 import os
 import random
 import re
+import shutil
 import tempfile
 import tomllib
 import zlib
@@ -42,6 +44,7 @@ START_TIME = 1.7e9  # anchor of Beast binary / AVR counters in the stream target
 NOTE_KINDS = frozenset({"bad_field", "time_restamped", "time_jump", "time_reset", "ticks_backwards", "ticks_jump", "garbage",
                         "short_df_in_long_frame"})
 _TMP = Path(tempfile.mkdtemp(prefix="airpicture-fuzz-"))
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 
 
 @dataclass
@@ -566,7 +569,8 @@ def _fixture_store() -> dict:
     """A real store wrapped by a key file (HKDF: fast to open), with three keys, one of them retired."""
     from airpicture.identity.keystore import KeyStore, WrapSource
 
-    folder = Path(tempfile.mkdtemp(prefix="airpicture-fuzz-keys-"))
+    folder = _TMP / "keys"
+    folder.mkdir(exist_ok=True)
     key_file = WrapSource.create_key_file(folder / "wrap.key")
     store = KeyStore.create(folder / "seed.apks", WrapSource.key_file(key_file))
     store.add_key("iff-mode5")
