@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +72,7 @@ def run(lines, schedule, duration, max_queue_frames):
 
 
 def main(argv=None) -> int:
-    from airpicture.shedding import DEFAULT_MAX_QUEUE_FRAMES, PRIORITY_NAMES
+    from airpicture.shedding import DEFAULT_MAX_QUEUE_FRAMES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sustain-s", type=float, default=20.0)

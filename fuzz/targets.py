@@ -18,7 +18,6 @@ import base64
 import gzip
 import json
 import math
-import os
 import random
 import re
 import shutil

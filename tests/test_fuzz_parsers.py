@@ -9,9 +9,7 @@ whatever the socket reads, times non-decreasing and finite. The second half pins
 from __future__ import annotations
 
 import math
-import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from airpicture.sources.batch import FrameBatch, Problems, object_array
-from airpicture.sources.timeline import MAX_TIME_GAP_S, TIME_CONFIRM_RECORDS, TIME_JITTER_S, TimeGuard, bad_unix_time
+from airpicture.sources.timeline import MAX_TIME_GAP_S, TIME_CONFIRM_RECORDS, TIME_JITTER_S, TimeGuard
 
 TICKS_PER_SECOND = 12e6
 

@@ -13,7 +13,6 @@ for human attention, never an engagement decision.
 
 from __future__ import annotations
 
-import math
 
 from dataclasses import dataclass, field
 from importlib import resources
