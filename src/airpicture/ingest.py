@@ -435,6 +435,10 @@ def status_table(status: dict):
     problems = ", ".join(f"{k} {v:,}" for k, v in sorted(s["problems"].items())) or "none"
     rejected = ", ".join(f"{k} {v:,}" for k, v in s["rejected"].items())
     table.add_row("problems", problems + (f"; rejected: {rejected}" if rejected else ""))
+    if s.get("shed"):
+        lag = s.get("lag_s")
+        table.add_row("overload", f"[yellow]{s['shed']:,} frames shed[/] (lowest priority first), "
+                                  f"{s.get('queued', 0):,} queued" + (f", lag {lag:.1f} s" if lag is not None else ""))
     silent = s.get("silent_s")
     quiet = f", silent for {silent:.0f} s" if silent is not None and silent >= 2 else ""
     table.add_row("elapsed", f"{s['elapsed_s']:.0f} s{quiet} - Ctrl-C stops and writes the outputs")
@@ -447,7 +451,8 @@ def status_line(status: dict) -> str:
     problems = sum(s["problems"].values())
     return (f"ingest {s['url']} {s['state']}: {s['messages']:,} messages, {_rate_text(s['rate'])}, "
             f"{s['aircraft']} aircraft, {s['tracks_now']} tracks now ({s['tracks']} so far), "
-            f"{s['connections']} connection(s), {problems:,} problem(s), {s['elapsed_s']:.0f} s")
+            f"{s['connections']} connection(s), {problems:,} problem(s)"
+            + (f", {s['shed']:,} shed under overload" if s.get("shed") else "") + f", {s['elapsed_s']:.0f} s")
 
 
 def print_ingest_report(summary: dict, console) -> None:
