@@ -7,6 +7,8 @@ a real TCP socket, and the shedding policy on real frames.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from _feeds import PacedFeed
@@ -131,3 +133,23 @@ def test_a_flood_is_shed_by_priority_and_the_picture_recovers():
     late = [s for s in samples if not s["final"] and s["elapsed_s"] + run.started >= slow_start + 2.5]
     assert late and late[0]["shed"] == samples[-1]["shed"]
     assert samples[-1]["messages"] > late[0]["messages"] or feed.sent[1] == 0
+
+
+def test_an_error_in_the_reader_reaches_the_caller():
+    """The reader thread's exception is raised by run() (never a silent thread), after the frames before it."""
+    lines = list(beast_hex_lines()[:2000])
+    feed = PacedFeed(lines, [(0.5, None)])
+    run = LiveIngest("127.0.0.1", feed.port, format="beast-hex", reference=TOULOUSE, read_timeout=30)
+    real_batches = run.feed.batches
+
+    def batches():
+        yield from itertools.islice(real_batches(), 3)
+        raise RuntimeError("reader bug")
+
+    run.feed.batches = batches
+    try:
+        with pytest.raises(RuntimeError, match="reader bug"):
+            run.run(duration=20, handle_signals=False)
+    finally:
+        feed.close()
+    assert run.messages > 0

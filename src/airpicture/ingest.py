@@ -215,6 +215,7 @@ class LiveIngest:
             if pending and not (max_messages is not None and self.messages >= max_messages):
                 self._feed(pending, max_messages)
             self._advance_if_quiet(self.clock())
+            self.buffer.raise_error()   # a bug in the reader reaches the caller, not a silent thread
         finally:
             self.feed.stop()
             self._stop_event.set()

@@ -241,6 +241,13 @@ class FrameBuffer:
                 raise error
             return batches
 
+    def raise_error(self) -> None:
+        """Raise the reader's error, if it ended with one (once)."""
+        with self._cond:
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
+
     def close(self, error: BaseException | None = None) -> None:
         with self._cond:
             self._closed = True
