@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import json.scanner
 
 import numpy as np
 
@@ -27,6 +28,28 @@ JSON_FIELDS = {
 _LIMITS = {"df": 32, "tc": 32, "latitude": 90.0, "longitude": 360.0, "altitude": 300_000.0,
            "groundspeed": 6000.0, "track": 720.0, "vertical_rate": 100_000.0}
 _LIMITS = {JSON_FIELDS[key][0]: value for key, value in _LIMITS.items()}
+
+
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def _scan_lines(text: str, n: int) -> list:
+    """The JSON value of each of the ``n`` lines of ``text`` (lines stripped); ValueError unless every line is
+    exactly one value."""
+    records = []
+    pos = 0
+    for line in text.split("\n"):
+        try:
+            value, end = _SCAN(text, pos)
+        except StopIteration:
+            raise ValueError("no JSON value") from None
+        if end != pos + len(line):
+            raise ValueError("not one value on the line")
+        records.append(value)
+        pos = end + 1
+    if len(records) != n:
+        raise ValueError("line count changed")
+    return records
 
 
 def _number(value, missing=np.nan):
@@ -64,8 +87,9 @@ class JsonLinesParser(LineParser):
     field_names = tuple(DECODED_COLUMNS)
 
     def _parse(self, lines: list[bytes], numbers: np.ndarray, now: float | None) -> FrameBatch:
-        try:  # each line on its own: joining the lines into one array would let a value span lines
-            records = list(map(json.loads, lines))
+        try:  # one value per line, each ending where its line ends (one array of the joined lines would let
+            # a value span lines); the block decoded to text once, then json's C scanner line by line
+            records = _scan_lines(b"\n".join(line.strip() for line in lines).decode("utf-8"), len(lines))
             keep = list(range(len(lines)))
         except (ValueError, RecursionError):
             records, keep = [], []
@@ -106,10 +130,14 @@ class JsonLinesParser(LineParser):
             array = _numbers(values)
             # a value given but unusable (text, NaN, inf, out of range) is left out and counted: the record
             # itself is kept (its raw frame is what gets decoded)
-            given = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
             limit = _LIMITS.get(column)
-            usable = np.isfinite(array) & (np.abs(array) <= limit if limit is not None else True)
-            unusable = given & ~usable
+            with np.errstate(invalid="ignore"):
+                usable = np.isfinite(array) & (np.abs(array) <= limit if limit is not None else True)
+            unusable = ~usable
+            if int(np.count_nonzero(unusable)) != values.count(None):   # more than the missing ones
+                unusable &= np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+            else:
+                unusable[:] = False
             if unusable.any():
                 self.problems.add("bad_field", self.where(numbers[good[np.argmax(unusable)]]),
                                   int(np.count_nonzero(unusable)))
