@@ -325,3 +325,13 @@ def test_dependency_audit_policy_on_pip_audit_reports(tmp_path):
                                                                  "audited: numpy (2.4.6)"}]}
     assert evaluate(unknown, {})[0] == NOT_AUDITED
     assert evaluate({"dependencies": [{"name": "numpy", "version": "1.0", "vulns": []}]}, {})[0] == 0
+
+
+def test_a_number_with_a_nul_byte_is_rejected_whatever_its_neighbours():
+    # was: "1698140962.5\0" parsed (numpy drops trailing NULs) when every other time in the read parsed, and was
+    # bad_time when one did not - so the same bytes read differently in other socket reads (found by the fuzzer)
+    good = b"1717664536.997,1a33000023b1dda0c8" + FRAME + b"\n"
+    nul = b"1717664536.998\x00,1a33000023b1dda0c8" + FRAME + b"\n"
+    bad = b"x,1a33000023b1dda0c8" + FRAME + b"\n"
+    assert _read("beast-hex", good + nul)[1] == {"bad_time": 1}
+    assert _read("beast-hex", good + nul + bad)[1] == {"bad_time": 2}

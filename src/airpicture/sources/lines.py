@@ -63,6 +63,12 @@ def parse_floats(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
             except ValueError:
                 values[i] = np.nan
                 bad[i] = True
+    if n and b"\x00" in b"".join(cleaned):
+        # numpy's 'S' dtype drops trailing NUL bytes ("1.5\0" would parse here and fail one by one): a text
+        # with a NUL never parses, whichever path its neighbours sent it down
+        nul = np.fromiter((b"\x00" in t for t in cleaned), dtype=bool, count=n)
+        values[nul] = np.nan
+        bad |= nul
     bad |= given & ~np.isfinite(values)
     return values, bad
 
