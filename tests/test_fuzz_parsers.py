@@ -335,3 +335,12 @@ def test_a_number_with_a_nul_byte_is_rejected_whatever_its_neighbours():
     bad = b"x,1a33000023b1dda0c8" + FRAME + b"\n"
     assert _read("beast-hex", good + nul)[1] == {"bad_time": 1}
     assert _read("beast-hex", good + nul + bad)[1] == {"bad_time": 2}
+
+
+@pytest.mark.parametrize("cut", [None, 100, 4500])
+def test_a_long_line_of_whitespace_is_blank_and_a_long_line_with_text_counts_once(cut):
+    spaces = b" " * 6000
+    data = spaces + b"\n" + spaces + b"x" + b"\n*" + FRAME + b";\n"
+    pieces = [data] if cut is None else [data[:cut], data[cut:6100], data[6100:]]
+    frames, counts = _read("avr", *pieces)
+    assert counts == {"line_too_long": 1} and len(frames) == 1

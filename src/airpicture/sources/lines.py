@@ -164,15 +164,17 @@ class LineParser(StreamParser):
         super().__init__(problems, source, start_time)
         self._rest = b""
         self._lines_seen = 0
-        self._skipping = False  # inside a line already counted as line_too_long: drop up to its newline
+        self._skipping = False  # inside a line too long to keep: drop up to its newline
+        self._skip_counted = False  # ... and it was counted as line_too_long (it held more than whitespace)
         self.time_guard = None
         if self.unix_time:
             self.time_guard = TimeGuard(self.problems, self.where, self._empty, jitter_s=time_jitter_s,
                                         max_gap_s=max_time_gap_s, confirm_records=time_confirm_records)
 
     def feed(self, data: bytes, now: float | None = None) -> FrameBatch:
-        if self._skipping:  # the rest of a line already counted as too long (it is one record, not two)
+        if self._skipping:  # the rest of a line too long to keep (it is one record, not two)
             end = data.find(b"\n")
+            self._skip(data if end < 0 else data[:end])
             if end < 0:
                 return self._empty()
             self._skipping = False
@@ -183,12 +185,19 @@ class LineParser(StreamParser):
         if cut < 0:
             self._rest = buffer
             if len(buffer) - buffer.count(b"\r") > self.max_line:
-                self.problems.add("line_too_long", self.where(self._lines_seen + 1))
                 self._rest = b""
-                self._skipping = True
+                self._skipping, self._skip_counted = True, False
+                self._skip(buffer)
             return self._empty()
         self._rest = buffer[cut + 1:]
         return self._lines(buffer[:cut], now)
+
+    def _skip(self, part: bytes) -> None:
+        """A piece of a line too long to keep: counted once as line_too_long, unless it is all whitespace (a
+        blank line is never a record, however long)."""
+        if not self._skip_counted and part.strip():
+            self.problems.add("line_too_long", self.where(self._lines_seen + 1))
+            self._skip_counted = True
 
     def finish(self, now: float | None = None) -> FrameBatch:
         rest, self._rest = self._rest, b""
@@ -217,7 +226,7 @@ class LineParser(StreamParser):
         lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         # an empty or all-whitespace line carries nothing: skipped, not counted (a parser never sees one)
         blank = np.fromiter((not line.strip() for line in lines), dtype=bool, count=len(lines))
-        long_lines = lengths > self.max_line
+        long_lines = (lengths > self.max_line) & ~blank
         if long_lines.any():
             self.problems.add("line_too_long", self.where(numbers[long_lines][0]), int(long_lines.sum()))
         drop = blank | long_lines
