@@ -464,6 +464,10 @@ def ingest_command(
     no_record: bool = NO_RECORD_OPT,
     host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
     tokens: Optional[Path] = TOKENS_OPT, exit_when_done: bool = EXIT_OPT,
+    max_queue_frames: int = typer.Option(
+        50_000, "--max-queue-frames",
+        help="At most this many received frames wait for the picture; beyond it the lowest-priority frames "
+             "are shed and counted (new/unknown aircraft first, emergencies and identified tracks last)."),
 ) -> None:
     """Follow a live transponder feed, keep the picture across reconnects, serve it live; on Ctrl-C / SIGTERM /
     --duration / --max-messages write summary.json, tracks.parquet, picture.png (and the recording)."""
@@ -476,7 +480,8 @@ def ingest_command(
         raise InputError(f"unknown format '{format}' (known: {', '.join(FORMAT_CHOICES)})", field="--format")
     feed_host, feed_port = parse_feed_url(url)
     ref = parse_reference(reference)
-    for name, value in (("--duration", duration), ("--max-messages", max_messages), ("--read-timeout", read_timeout)):
+    for name, value in (("--duration", duration), ("--max-messages", max_messages), ("--read-timeout", read_timeout),
+                        ("--max-queue-frames", max_queue_frames)):
         if value is not None and not value > 0:
             raise InputError("must be positive", field=name)
     target = out_dir if out_dir is not None else default_out_dir(f"ingest-{feed_host.replace(':', '_')}-{feed_port}")
@@ -491,11 +496,12 @@ def ingest_command(
             with Live(console=console, transient=True, refresh_per_second=4) as live:
                 summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
                                       max_messages=max_messages, read_timeout=read_timeout, sinks=sinks,
-                                      record=not no_record, on_status=lambda status: live.update(status_table(status)))
+                                      record=not no_record, max_queue_frames=max_queue_frames,
+                                      on_status=lambda status: live.update(status_table(status)))
         else:  # a log: one plain line every 10 s
             summary = ingest_feed(url, target, format=format, reference=ref, duration=duration,
                                   max_messages=max_messages, read_timeout=read_timeout, status_interval_s=10.0,
-                                  sinks=sinks, record=not no_record,
+                                  sinks=sinks, record=not no_record, max_queue_frames=max_queue_frames,
                                   on_status=lambda status: status["final"] or console.print(
                                       status_line(status), highlight=False, markup=False, soft_wrap=True))
         print_ingest_report(summary, out)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import collections
 import json
 import math
-import queue
 import re
 import signal
 import threading
@@ -36,11 +35,12 @@ import numpy as np
 
 from .errors import InputError
 from .replay import TransponderPicture, _jsonable, print_report_tail
+from .shedding import DEFAULT_MAX_QUEUE_FRAMES, FrameBuffer, picture_priorities
 from .sources.batch import FrameBatch
+from .sources.timeline import MAX_ABS_TIME_S
 
 #: reasons TcpFeed counts when a connection ends
 CONNECTION_ENDS = ("read_timeout", "connection_closed", "connection_error", "unknown_format")
-_END = object()
 _URL = re.compile(r"^tcp://(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+)):(?P<port>[0-9]+)/?$")
 
 
@@ -72,12 +72,20 @@ class LiveIngest:
         one small batch per socket read; tracking them one by one would cost more than the data).
     quiet_s : with no frame for this long, the picture is advanced with the receive clock.
     clock : the receive clock (``time.time``).
+    max_queue_frames : at most this many frames wait between the reader and the picture; beyond it frames are
+        shed lowest priority first and counted (``airpicture.shedding``; summary ``overload``).
+    threat : optional ``threat(states) -> bool array``: tracks whose frames are kept first under overload.
     """
 
     def __init__(self, host: str, port: int, *, format: str = "auto", reference=None, config=None,
                  read_timeout: float = 10.0, backoff_initial: float = 0.5, backoff_max: float = 30.0,
-                 batch_interval_s: float = 0.1, quiet_s: float = 5.0, clock=_time.time, sinks=None):
+                 batch_interval_s: float = 0.1, quiet_s: float = 5.0, clock=_time.time, sinks=None,
+                 max_queue_frames: int = DEFAULT_MAX_QUEUE_FRAMES, threat=None):
         from .sources import TcpFeed
+
+        if isinstance(max_queue_frames, bool) or not isinstance(max_queue_frames, int) or max_queue_frames < 1:
+            raise InputError(f"must be a whole number of frames >= 1, not {max_queue_frames!r}",
+                             field="--max-queue-frames")
 
         self.clock = clock
         self._stop_event = threading.Event()
@@ -100,7 +108,12 @@ class LiveIngest:
         self.advanced_to = None            # latest time the picture was advanced to without frames
         self.started = None
         self.wall_s = 0.0
-        self._queue: queue.Queue = queue.Queue()
+        self.buffer = FrameBuffer(max_queue_frames, problems=self.feed.problems, source=self.feed.url)
+        self.threat = threat
+        self.shed_pause_s = 0.005
+        self._priorities_at = -math.inf    # receive clock of the last priority table given to the buffer
+        self.lag_s = None                  # receive clock at the end of the last feed - arrival of its oldest frame
+        self.max_lag_s = 0.0
         self._thread: threading.Thread | None = None
         self._rate = collections.deque()   # (clock, messages) samples of the last 5 s: the recent rate
 
@@ -121,15 +134,21 @@ class LiveIngest:
         return self._stop_event.is_set()
 
     def _reader(self) -> None:
+        error = None
         try:
             for batch in self.feed.batches():
-                self._queue.put((self.clock(), batch))
+                events = self.buffer.shed_events
+                self.buffer.put(batch, self.clock())
+                if self.buffer.shed_events != events:
+                    # overloaded: give the picture thread the interpreter for a moment instead of parsing more
+                    # frames only to shed them; the socket's backpressure slows the sender meanwhile
+                    self._stop_event.wait(self.shed_pause_s)
                 if self._stop_event.is_set():
                     break
         except BaseException as exc:  # a bug in the reader reaches the caller, not a silent thread
-            self._queue.put((self.clock(), exc))
+            error = exc
         finally:
-            self._queue.put((self.clock(), _END))
+            self.buffer.close(error)
 
     # ------------------------------------------------------------------ the loop
     def run(self, *, duration: float | None = None, max_messages: int | None = None, on_status=None,
@@ -162,12 +181,25 @@ class LiveIngest:
                 wait = self.batch_interval_s
                 if duration is not None:
                     wait = max(0.0, min(wait, self.started + duration - now))
-                reader_done = self._collect(pending, wait) or reader_done
+                if self.buffer.frames and not self.buffer.closed:
+                    # frames are waiting: let more come (in the bounded buffer) until the next feed is due
+                    self._stop_event.wait(max(0.0, min(wait, last_feed + self.batch_interval_s - now)))
+                else:
+                    self.buffer.wait(wait)
+                reader_done = self.buffer.closed or reader_done
+                if self.buffer.last_arrival is not None:
+                    self.last_arrival = self.buffer.last_arrival
                 now = self.clock()
-                if pending and (now - last_feed >= self.batch_interval_s or reader_done):
+                if self.buffer.frames and (now - last_feed >= self.batch_interval_s or reader_done):
+                    self._collect(pending, 0.0)
+                    oldest = self.buffer.oldest_taken
                     self._feed(pending, max_messages)
                     pending = []
                     last_feed = now
+                    if oldest is not None:
+                        self.lag_s = self.clock() - oldest
+                        self.max_lag_s = max(self.max_lag_s, self.lag_s)
+                    self._publish_priorities(now)
                 if max_messages is not None and self.messages >= max_messages:
                     self.stop("max_messages")
                 if reader_done and not self.stopping:
@@ -186,6 +218,7 @@ class LiveIngest:
             if self.sinks:  # the reports of the open merging window, and the last frame
                 self.picture.flush_held()
                 self.picture.emit_frames(self.sinks, self.picture.now + 1.0)
+            self.buffer.raise_error()   # a bug in the reader reaches the caller, not a silent thread
         finally:
             self.feed.stop()
             self._stop_event.set()
@@ -195,25 +228,23 @@ class LiveIngest:
             on_status({**self.status(), "final": True})
         return self.summary()
 
+    def _publish_priorities(self, now: float, every_s: float = 0.5) -> None:
+        """Give the buffer the picture's priority table (who is tracked, identified, in an emergency), at most
+        every ``every_s``: the reader sheds by it under overload."""
+        if now - self._priorities_at >= every_s:
+            self.buffer.set_priorities(*picture_priorities(self.picture, self.threat))
+            self._priorities_at = now
+
     def _collect(self, pending: list, wait: float) -> bool:
-        """Move what the reader delivered into ``pending`` (waiting up to ``wait`` for the first item).
-        True when the reader has ended."""
-        done = False
-        try:
-            item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-            while True:
-                arrived, payload = item
-                if payload is _END:
-                    done = True
-                elif isinstance(payload, BaseException):
-                    raise payload
-                elif len(payload):
-                    pending.append(payload)
-                    self.last_arrival = arrived
-                item = self._queue.get_nowait()
-        except queue.Empty:
-            pass
-        return done
+        """Move what the reader delivered into ``pending`` (waiting up to ``wait`` for the first frames).
+        True when the reader has ended. Frames wait in the bounded buffer, not here: ``run`` calls this only
+        when it is time to feed (or to see whether the reader ended)."""
+        self.buffer.wait(wait)
+        done = self.buffer.done
+        pending.extend(self.buffer.take_all())
+        if self.buffer.last_arrival is not None:
+            self.last_arrival = self.buffer.last_arrival
+        return done or self.buffer.done
 
     def _feed(self, pending: list[FrameBatch], max_messages: int | None) -> None:
         # batches of one kind (same field columns) are concatenated; a format change starts a new group
@@ -237,7 +268,7 @@ class LiveIngest:
                 self.picture.feed(batch)
             self.messages += len(batch)
             times = np.asarray(batch.time, np.float64)
-            times = times[np.isfinite(times)]
+            times = times[np.abs(times) <= MAX_ABS_TIME_S]
             if times.size:
                 self.input_time = max(self.input_time, float(times.max()))
         self._sample(self.clock())
@@ -319,6 +350,7 @@ class LiveIngest:
             "tracks_now": tracks_now, "rate": rate, "average_rate": self.messages / elapsed if elapsed > 0 else None,
             "elapsed_s": elapsed, "problems": problems, "rejected": rejected,
             "silent_s": None if self.last_arrival is None else now - self.last_arrival,
+            "lag_s": self.lag_s, "queued": self.buffer.frames, "shed": int(sum(self.buffer.shed.values())),
             "stopped_by": self.stopped_by, "final": False,
         }
 
@@ -335,6 +367,8 @@ class LiveIngest:
             "disconnects": {k: feed.problems.counts[k] for k in CONNECTION_ENDS if k in feed.problems.counts},
             "stopped_by": self.stopped_by,
             "advanced_to": self.advanced_to,
+            "overload": {**self.buffer.summary(), "max_lag_s": self.max_lag_s,
+                         "left_at_stop": self.buffer.put_frames - self.messages - self.buffer.summary()["shed_frames"]},
         })
         summary["stage_s"] = dict(self.picture.stage_s)
         return summary
@@ -412,6 +446,10 @@ def status_table(status: dict):
     problems = ", ".join(f"{k} {v:,}" for k, v in sorted(s["problems"].items())) or "none"
     rejected = ", ".join(f"{k} {v:,}" for k, v in s["rejected"].items())
     table.add_row("problems", problems + (f"; rejected: {rejected}" if rejected else ""))
+    if s.get("shed"):
+        lag = s.get("lag_s")
+        table.add_row("overload", f"[yellow]{s['shed']:,} frames shed[/] (lowest priority first), "
+                                  f"{s.get('queued', 0):,} queued" + (f", lag {lag:.1f} s" if lag is not None else ""))
     silent = s.get("silent_s")
     quiet = f", silent for {silent:.0f} s" if silent is not None and silent >= 2 else ""
     table.add_row("elapsed", f"{s['elapsed_s']:.0f} s{quiet} - Ctrl-C stops and writes the outputs")
@@ -424,7 +462,8 @@ def status_line(status: dict) -> str:
     problems = sum(s["problems"].values())
     return (f"ingest {s['url']} {s['state']}: {s['messages']:,} messages, {_rate_text(s['rate'])}, "
             f"{s['aircraft']} aircraft, {s['tracks_now']} tracks now ({s['tracks']} so far), "
-            f"{s['connections']} connection(s), {problems:,} problem(s), {s['elapsed_s']:.0f} s")
+            f"{s['connections']} connection(s), {problems:,} problem(s)"
+            + (f", {s['shed']:,} shed under overload" if s.get("shed") else "") + f", {s['elapsed_s']:.0f} s")
 
 
 def print_ingest_report(summary: dict, console) -> None:
@@ -442,6 +481,10 @@ def print_ingest_report(summary: dict, console) -> None:
          f"{s['impossible_speed']:,} impossible speeds"),
         (f"  {s['positions']:,} positions from {s['aircraft_with_positions']} of {s['aircraft']} aircraft -> "
          f"{s['tracks']} tracks ({s['tracks_now']} in the picture at the end)"),
+        *([f"  overload: {s['overload']['shed_frames']:,} frames shed (queue bound "
+            f"{s['overload']['max_queue_frames']:,}, peak {s['overload']['peak_queue_frames']:,}): "
+            + ", ".join(f"{k} {v:,}" for k, v in s["overload"]["shed_by_priority"].items() if v)]
+          if s.get("overload", {}).get("shed_frames") else []),
         f"  {s['wall_s']:.1f} s, {rate:,.0f} msg/s received (decode {stage.get('decode', 0):.2f} s, track "
         f"{stage.get('track', 0):.2f} s)" if rate else f"  {s['wall_s']:.1f} s",
     ]

@@ -30,11 +30,17 @@ from .fusion.adsb_measurements import AdsbReports
 from .fusion.decoder import IDENTITY_FIELDS, TransponderDecoder
 from .measurements import SensorSite
 from .sources.batch import FrameBatch, Problems
+from .sources.timeline import MAX_ABS_TIME_S
 from .tracking.sensor_tracker import SensorTracker, TrackerConfig
 from .tracking.transponder import addresses_to_int
 from .tracks import PICTURE_STATUSES, TrackStates
 
 SITE_NAME = "adsb"
+
+
+def _usable(times: np.ndarray) -> np.ndarray:
+    """Times the decoder accepts (finite, at most MAX_ABS_TIME_S): the only ones that move the picture's clock."""
+    return np.abs(times) <= MAX_ABS_TIME_S
 
 
 def _identity_as_of(changes: dict, address: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
@@ -118,7 +124,7 @@ class TransponderPicture:
         self.stage_s["track"] += _time.perf_counter() - t1
         if len(batch):
             times = np.asarray(batch.time, dtype=np.float64)
-            finite = times[np.isfinite(times)]
+            finite = times[_usable(times)]   # a time the decoder rejects (NaN, 1e300) never moves the clock
             if finite.size:
                 self.now = max(self.now, float(finite.max()))
                 self.first_time = min(self.first_time, float(finite.min()))
@@ -133,7 +139,7 @@ class TransponderPicture:
         the tracks predicted to its time (reports of the open window are held back, ``_held``). Frames carry
         the input's own time base (Unix seconds for a recording with timestamps)."""
         times = np.asarray(batch.time, dtype=np.float64)
-        if not len(batch) or not np.isfinite(times).any():
+        if not len(batch) or not _usable(times).any():
             self.feed(batch)
             self.emit_frames(sinks, self.now, step_s=step_s)
             return
@@ -144,7 +150,7 @@ class TransponderPicture:
         if self._held is not None:
             reports = _concat_reports([self._held, reports]) if len(reports) else self._held
             self._held = None
-        finite = times[np.isfinite(times)]
+        finite = times[_usable(times)]
         input_running = np.maximum.accumulate(finite)
         self.first_time = min(self.first_time, float(finite.min()))
         if self._next_frame is None:

@@ -27,6 +27,8 @@ Per batch:
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +40,7 @@ from airpicture.modes.crc import frames_from_hex
 from airpicture.modes.phantoms import ModeSFilter
 from airpicture.sources.batch import FrameBatch, Problems
 from airpicture.sources.decode import decode_frames
+from airpicture.sources.timeline import MAX_ABS_TIME_S
 from airpicture.tracking.transponder import addresses_to_hex
 
 IDENTITY_FIELDS = ("callsign", "squawk", "emergency", "category")
@@ -92,6 +95,13 @@ def _message_values(decoded) -> dict:
     return out
 
 
+_ICAO_HEX = re.compile(r"[0-9a-fA-F]{6}")
+# decoded-field columns -> the range a value can take (SI); anything else (inf, 1e300, latitude 7 rad) is dropped
+_FIELD_LIMITS = {"latitude_rad": (-math.pi / 2, math.pi / 2), "longitude_rad": (-math.pi, 2 * math.pi),
+                 "altitude_m": (-2000.0, 100_000.0), "groundspeed_mps": (0.0, 3000.0),
+                 "track_rad": (-2 * math.pi, 2 * math.pi), "vertical_rate_mps": (-500.0, 500.0)}
+
+
 class TransponderDecoder:
     """Stateful decoder of transponder input: frames (and SBS fields) -> ADS-B position reports.
 
@@ -142,7 +152,8 @@ class TransponderDecoder:
         self._positioned: set[str] = set()        # aircraft that gave a position report
         self._field_heard: set[str] = set()       # addresses of SBS rows
         self._n = {"messages": 0, "decoded": 0, "positions": 0, "decoded_by_rs1090": 0, "rs1090_rows": 0,
-                   "from_fields": 0, "field_positions": 0}
+                   "from_fields": 0, "field_positions": 0, "field_rows_bad_address": 0,
+                   "field_rows_bad_time": 0, "field_values_rejected": 0}
 
     # ------------------------------------------------------------------ public
     @property
@@ -156,7 +167,7 @@ class TransponderDecoder:
             "phantoms": fc.get("phantom", 0), "unknown_df": fc.get("unknown_df", 0),
             "unsupported_df": fc.get("unsupported_df", 0), "malformed": fc.get("malformed", 0),
             "bad_length": fc.get("bad_length", 0), "not_mode_s": fc.get("not_mode_s", 0),
-            "impossible_speed": fc.get("impossible_speed", 0),
+            "impossible_speed": fc.get("impossible_speed", 0), "bad_time": fc.get("bad_time", 0),
             "short_df_in_long_frame": fc.get("short_df_in_long_frame", 0),
             "aircraft": int(np.union1d(self._heard, self._field_addresses()).size),
             "aircraft_with_positions": len(self._positioned),
@@ -169,7 +180,7 @@ class TransponderDecoder:
         out = []
         for a in self._field_heard:
             try:
-                out.append(int(a, 16))
+                out.append(int(a, 16) & 0xFFFFFF)
             except ValueError:
                 pass
         return np.asarray(out, np.int64)
@@ -317,7 +328,14 @@ class TransponderDecoder:
     def _from_fields(self, batch: FrameBatch, rows: np.ndarray) -> MessageColumns | None:
         f = batch.fields
         icao = np.asarray(f["icao24"], dtype=object)[rows]
-        ok = icao != ""
+        # a row is used only with a 24-bit address (6 hex digits) and a finite time; the others are counted,
+        # never dropped silently (SBS / JSON lines readers already reject them: this guards direct callers)
+        ok = np.fromiter((isinstance(a, str) and _ICAO_HEX.fullmatch(a) is not None for a in icao.tolist()),
+                         dtype=bool, count=icao.size)
+        self._n["field_rows_bad_address"] += int(np.count_nonzero(~ok))
+        timed = np.abs(np.asarray(batch.time, dtype=np.float64)[rows]) <= MAX_ABS_TIME_S
+        self._n["field_rows_bad_time"] += int(np.count_nonzero(ok & ~timed))
+        ok &= timed
         rows, icao = rows[ok], icao[ok]
         m = rows.size
         if m == 0:
@@ -325,8 +343,13 @@ class TransponderDecoder:
         self._n["from_fields"] += m
         self._field_heard.update(np.unique(icao.astype(str)).tolist())
         self._n["decoded"] += m
-        take = {name: np.asarray(f[name])[rows] for name in ("latitude_rad", "longitude_rad", "altitude_m",
-                                                              "groundspeed_mps", "track_rad", "vertical_rate_mps")}
+        take = {name: np.array(f[name], dtype=np.float64)[rows] for name in _FIELD_LIMITS}
+        for name, (low, high) in _FIELD_LIMITS.items():  # infinite or impossible values: missing, and counted
+            values = take[name]
+            bad = ~np.isnan(values) & ~((values >= low) & (values <= high))
+            if bad.any():
+                self._n["field_values_rejected"] += int(np.count_nonzero(bad))
+                values[bad] = np.nan
         position = (np.isfinite(take["latitude_rad"]) & np.isfinite(take["longitude_rad"])
                     & np.isfinite(take["altitude_m"]))
         self._n["field_positions"] += int(np.count_nonzero(position))

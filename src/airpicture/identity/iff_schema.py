@@ -19,6 +19,8 @@ import difflib
 import math
 from dataclasses import dataclass
 
+from ..scenario.toml_lines import to_float
+
 DEG = math.pi / 180.0
 KM = 1000.0
 
@@ -111,7 +113,7 @@ def _number(table, key, default, low, high, low_inclusive, fail) -> float:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise fail((key,), f"expected a number, found {_kind(value)}")
-    value = float(value)
+    value = to_float(value)
     if not math.isfinite(value):
         raise fail((key,), f"{value} is not a finite number")
     if low is not None and (value < low or (value == low and not low_inclusive)):

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, read_user_text
-from ..scenario.toml_lines import did_you_mean, kind_of, line_of, TomlTableParser
+from ..scenario.toml_lines import did_you_mean, finite_number, kind_of, line_of, TomlTableParser
 from .evidence import COLUMNS, TrackEvidence
 from .standard import (
     CLASS_UNKNOWN,
@@ -548,7 +548,7 @@ class _Parser(TomlTableParser):
             bounds = []
             for b in ("min", "max"):
                 v = value.get(b)
-                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                if v is not None and not finite_number(v):
                     raise self.fail(here + (b,), f"rule '{rule}': {b} must be a finite number, found {v!r}")
                 bounds.append(None if v is None else float(v))
             if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:

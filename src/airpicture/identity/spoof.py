@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import geo
+from ..scenario.toml_lines import finite_number
 from ..tracks import TrackStates
 from .rules import clock
 
@@ -243,8 +244,7 @@ class SpoofConfig:
             if key not in names:
                 raise InputError(f"unknown spoof setting '{key}'; known: {', '.join(sorted(names))}",
                                  field=f"spoof.{key}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0:
+            if not finite_number(value) or value < 0:
                 raise InputError(f"{value!r} is not a non-negative number", field=f"spoof.{key}")
         return cls(**d)
 

@@ -52,6 +52,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from airpicture.sources.timeline import MAX_ABS_TIME_S
+
 from airpicture.modes import cpr
 from airpicture.modes.crc import crc24_mixed, downlink_format, frames_from_hex, interrogator_code
 
@@ -61,7 +63,7 @@ SPEED_OF_SOUND_SEA_LEVEL_MPS = 340.29
 R_EARTH_M = 6371008.8
 
 REASONS = ("ok", "not_mode_s", "malformed", "unknown_df", "unsupported_df", "bad_length", "crc", "phantom",
-           "impossible_speed")
+           "impossible_speed", "bad_time")
 _R = {name: code for code, name in enumerate(REASONS)}
 
 SHORT_DF = (0, 4, 5, 11)
@@ -230,6 +232,8 @@ class ModeSFilter:
         known = np.isin(df, SHORT_DF + LONG_DF + (22,))
         reason[valid & ~known] = _R["unknown_df"]
         reason[valid & np.isin(df, UNSUPPORTED_DF)] = _R["unsupported_df"]
+        # NaN / inf / 1e300 reception time: unusable (a parser rejects these first; this guards direct callers)
+        reason[(reason == 0) & ~(np.abs(t) <= MAX_ABS_TIME_S)] = _R["bad_time"]
         checked = reason == 0
         # A 56-bit DF delivered in 112 bits (some receivers pad short frames with stale buffer bytes, as in
         # traffic_rs1090_full_flight_short.jsonl.gz): use the first 56 bits, as rs1090 does, and count it.
@@ -275,9 +279,10 @@ class ModeSFilter:
             last = _group_last(row_key, is_seen)
             seen_time = np.where(last >= 0, t[rows[np.maximum(last, 0)]], -np.inf)
             slot = self._slots(row_key, create=False)
-            # (no aircraft heard yet at all - a feed opening on AP replies alone: every slot is -1)
-            state_seen = (np.where(slot >= 0, self._state["seen"][np.maximum(slot, 0)], -np.inf) if self._keys.size
-                          else np.full(slot.size, -np.inf))
+            # (an empty address table: every slot is -1 and there is nothing to index, e.g. a feed whose
+            # first batch holds only AP replies)
+            state_seen = (np.where(slot >= 0, self._state["seen"][np.maximum(slot, 0)], -np.inf)
+                          if self._state["seen"].size else np.full(slot.size, -np.inf))
             seen_time = np.maximum(seen_time, state_seen)
             query = ~is_seen
             phantom = query & ~(t[rows] - seen_time <= self.address_memory_s)

@@ -26,7 +26,7 @@ from ..measurements import SensorSite
 from ..sensors.params import COMMON_KEYS, SENSOR_TYPES
 from .classes import TARGET_CLASSES
 from .model import DefendedPoint, Scenario, TargetSpec, Waypoint, Zone
-from .toml_lines import format_path, key_lines, line_of
+from .toml_lines import format_path, key_lines, line_of, to_float
 from .trajectory import read_trajectory_csv
 
 DEG = math.pi / 180.0
@@ -127,7 +127,7 @@ class _Context:
         here = path + (key,)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(here, f"expected a number, found {_kind(value)}")
-        value = float(value)
+        value = to_float(value)
         if not math.isfinite(value):
             raise self.fail(here, f"{value} is not a finite number")
         too_low = value < low or (value == low and not low_inclusive)

@@ -11,6 +11,8 @@ accepted the document.
 
 from __future__ import annotations
 
+import math
+
 import re
 
 _BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -265,6 +267,20 @@ class TomlTableParser:
             if key not in allowed:
                 raise self.fail(path + (key,), f"unknown {what} '{key}'{did_you_mean(key, allowed)}; "
                                                f"allowed: {', '.join(sorted(allowed))}")
+
+
+def to_float(value) -> float:
+    """``float(value)`` for a TOML number; an integer too large for a float (10**400) gives inf instead of
+    raising OverflowError, so the caller's finiteness check reports it."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def finite_number(value) -> bool:
+    """A TOML int or float (not a boolean) that is finite as a float."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(to_float(value))
 
 
 def kind_of(value) -> str:

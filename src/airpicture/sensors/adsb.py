@@ -30,6 +30,7 @@ import numpy as np
 
 from airpicture import geo
 from airpicture.errors import InputError
+from airpicture.scenario.toml_lines import finite_number
 from airpicture.sensors import adsb_fields as f
 from airpicture.truth import Truth
 
@@ -180,7 +181,7 @@ def _callsign(value, index, key, source) -> str:
 
 
 def _finite(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and np.isfinite(value)
+    return finite_number(value)
 
 
 def _spoof_offset(table, index, source) -> np.ndarray:

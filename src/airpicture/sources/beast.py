@@ -31,6 +31,7 @@ class BeastParser(StreamParser):
         self.clock = TickClock(self.problems, source, start_time)
         self._rest = b""
         self._rest_offset = 0
+        self._in_junk = False  # the previous feed ended inside junk (already counted): its continuation is not new
 
     def where(self, position) -> str:
         return f"{self.source}: byte {position}"
@@ -66,10 +67,12 @@ class BeastParser(StreamParser):
         starts = np.cumsum(keep)[starts_raw] - 1 if len(starts_raw) else starts_raw
 
         if len(starts) == 0:
-            self._count("garbage", np.arange(min(m, 1)), base)
+            if not self._in_junk:
+                self._count("garbage", np.arange(min(m, 1)), base)
+            self._in_junk = self._in_junk or m > 0
             self._rest, self._rest_offset = buffer[m:], base + m
             return FrameBatch.empty()
-        if starts[0] > 0:
+        if starts[0] > 0 and not self._in_junk:
             self._count("garbage", np.array([0]), base)
 
         bounds = np.concatenate((starts[1:], [len(unescaped)]))
@@ -86,14 +89,19 @@ class BeastParser(StreamParser):
         if not final and (not known[-1] and not has_type[-1] or known[-1] and available[-1] < needed[-1]):
             cut = raw_of[starts[-1]]
             self._rest, self._rest_offset = buffer[cut:], base + cut
+            held_record = True
             starts, available, type_byte, needed, known, has_type = (
                 starts[:-1], available[:-1], type_byte[:-1], needed[:-1], known[:-1], has_type[:-1])
         else:
             self._rest, self._rest_offset = buffer[m:], base + m
+            held_record = False
 
         start_raw = raw_of[starts]
         truncated = known & (available < needed)
         junk = known & (available > needed)
+        # bytes after the last record given out here that are not a record (junk after it, or the body of a
+        # record with a bad type) may go on in the next feed: counted once, with this record
+        self._in_junk = not held_record and bool(len(starts)) and bool(junk[-1] or not known[-1])
         self._count("bad_beast_type", start_raw[~known], base)
         self._count("truncated_frame", start_raw[truncated], base)
         self._count("garbage", start_raw[junk], base)

@@ -10,6 +10,7 @@ import numpy as np
 
 from airpicture.sources.batch import FrameBatch
 from airpicture.sources.lines import LineParser, frames_batch, hex_nibbles, nibbles_to_int, parse_floats
+from airpicture.sources.timeline import bad_unix_time
 
 HEADER_HEX = 18
 # Beast type byte -> frame length in hex digits
@@ -29,7 +30,7 @@ class BeastHexParser(LineParser):
             parts = [p for p, ok in zip(parts, two) if ok]
             numbers = numbers[two]
         times, bad_time = parse_floats([p[0] for p in parts])
-        bad_time |= ~np.isfinite(times)
+        bad_time |= bad_unix_time(times)
         texts = [p[1].strip() for p in parts]
         nibbles, lengths, valid = hex_nibbles(texts, _MAX_HEX)
         if nibbles.shape[1] < HEADER_HEX:  # every line too short for a header: pad so the columns exist

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import json
+import json.scanner
 
 import numpy as np
 
 from airpicture.sources.batch import DECODED_COLUMNS, FEET, FEET_PER_MINUTE, KNOTS, FrameBatch
 from airpicture.sources.lines import LineParser, frames_batch, hex_nibbles
+from airpicture.sources.timeline import bad_unix_time
 
 # JSON key -> (column, factor to SI); factor None for text columns
 JSON_FIELDS = {
@@ -19,6 +21,35 @@ JSON_FIELDS = {
     "track": ("track_rad", np.pi / 180), "vertical_rate": ("vertical_rate_mps", FEET_PER_MINUTE),
     "callsign": ("callsign", None), "squawk": ("squawk", None),
 }
+
+
+# the largest magnitude a numeric field can take, in the JSON's units (degrees, ft, kt, ft/min; integers
+# must fit their int16 column)
+_LIMITS = {"df": 32, "tc": 32, "latitude": 90.0, "longitude": 360.0, "altitude": 300_000.0,
+           "groundspeed": 6000.0, "track": 720.0, "vertical_rate": 100_000.0}
+_LIMITS = {JSON_FIELDS[key][0]: value for key, value in _LIMITS.items()}
+
+
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def _scan_lines(text: str, n: int) -> list:
+    """The JSON value of each of the ``n`` lines of ``text`` (lines stripped); ValueError unless every line is
+    exactly one value."""
+    records = []
+    pos = 0
+    for line in text.split("\n"):
+        try:
+            value, end = _SCAN(text, pos)
+        except StopIteration:
+            raise ValueError("no JSON value") from None
+        if end != pos + len(line):
+            raise ValueError("not one value on the line")
+        records.append(value)
+        pos = end + 1
+    if len(records) != n:
+        raise ValueError("line count changed")
+    return records
 
 
 def _number(value, missing=np.nan):
@@ -56,18 +87,17 @@ class JsonLinesParser(LineParser):
     field_names = tuple(DECODED_COLUMNS)
 
     def _parse(self, lines: list[bytes], numbers: np.ndarray, now: float | None) -> FrameBatch:
-        try:  # one C-level parse of the whole block; per line only when something in it is bad
-            records = json.loads(b"[" + b",".join(lines) + b"]")
-            if len(records) != len(lines):
-                raise ValueError("a line held more than one value")
+        try:  # one value per line, each ending where its line ends (one array of the joined lines would let
+            # a value span lines); the block decoded to text once, then json's C scanner line by line
+            records = _scan_lines(b"\n".join(line.strip() for line in lines).decode("utf-8"), len(lines))
             keep = list(range(len(lines)))
-        except ValueError:
+        except (ValueError, RecursionError):
             records, keep = [], []
             for i, line in enumerate(lines):
                 try:
                     records.append(json.loads(line))
                     keep.append(i)
-                except ValueError:  # JSONDecodeError and UnicodeDecodeError
+                except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, [[[[... nested
                     self.problems.add("bad_json", self.where(numbers[i]))
         is_dict = [i for i, r in enumerate(records) if isinstance(r, dict)]
         if len(is_dict) != len(records):
@@ -82,7 +112,7 @@ class JsonLinesParser(LineParser):
         text_ok = np.fromiter((isinstance(f, str) for f in frames), dtype=bool, count=len(frames))
         frames = [f.lower() if ok else "" for f, ok in zip(frames, text_ok)]
         _, lengths, valid = hex_nibbles([f.encode("ascii", "replace") for f in frames], 28)
-        bad_time = ~np.isfinite(times)
+        bad_time = bad_unix_time(times)
         bad_frame = ~bad_time & (~text_ok | ~valid | ~np.isin(lengths, (14, 28)))
         self._reject("bad_time", bad_time, numbers)
         self._reject("bad_frame", bad_frame, numbers)
@@ -96,10 +126,23 @@ class JsonLinesParser(LineParser):
                 values = [v if v is not None else _nested_callsign(r) for v, r in zip(values, records)]
             if dtype is object:
                 fields[column] = np.array([missing if v is None else str(v) for v in values] or [], dtype=object)
+                continue
+            array = _numbers(values)
+            # a value given but unusable (text, NaN, inf, out of range) is left out and counted: the record
+            # itself is kept (its raw frame is what gets decoded)
+            limit = _LIMITS.get(column)
+            with np.errstate(invalid="ignore"):
+                usable = np.isfinite(array) & (np.abs(array) <= limit if limit is not None else True)
+            unusable = ~usable
+            if int(np.count_nonzero(unusable)) != values.count(None):   # more than the missing ones
+                unusable &= np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
             else:
-                array = _numbers(values)
-                if factor is not None:
-                    fields[column] = array * factor
-                else:
-                    fields[column] = np.where(np.isfinite(array), array, missing).astype(dtype)
+                unusable[:] = False
+            if unusable.any():
+                self.problems.add("bad_field", self.where(numbers[good[np.argmax(unusable)]]),
+                                  int(np.count_nonzero(unusable)))
+            if factor is not None:
+                fields[column] = np.where(usable, array, np.nan) * factor
+            else:
+                fields[column] = np.where(usable, array, missing).astype(dtype)
         return frames_batch(times[good], [frames[i] for i in good], numbers[good], fields=fields)

@@ -45,10 +45,13 @@ def nibbles_to_int(nibbles: np.ndarray) -> np.ndarray:
 
 
 def parse_floats(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Floats from ASCII texts; empty text -> NaN. Returns (values, bad) where bad marks unparsable texts."""
+    """Floats from ASCII texts; empty text -> NaN (missing). Returns (values, bad) where bad marks texts that
+    do not parse or are not finite ("nan", "inf", "1e999": never a usable value, unlike an empty field)."""
     n = len(texts)
     bad = np.zeros(n, dtype=bool)
-    cleaned = [t.strip() or b"nan" for t in texts]
+    stripped = [t.strip() for t in texts]
+    given = np.fromiter(map(bool, stripped), dtype=bool, count=n)
+    cleaned = [t or b"nan" for t in stripped]
     try:
         values = np.array(cleaned, dtype="S").astype(np.float64) if n else np.empty(0)
     except ValueError:
@@ -60,6 +63,13 @@ def parse_floats(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
             except ValueError:
                 values[i] = np.nan
                 bad[i] = True
+    if n and b"\x00" in b"".join(cleaned):
+        # numpy's 'S' dtype drops trailing NUL bytes ("1.5\0" would parse here and fail one by one): a text
+        # with a NUL never parses, whichever path its neighbours sent it down
+        nul = np.fromiter((b"\x00" in t for t in cleaned), dtype=bool, count=n)
+        values[nul] = np.nan
+        bad |= nul
+    bad |= given & ~np.isfinite(values)
     return values, bad
 
 
@@ -154,25 +164,44 @@ class LineParser(StreamParser):
         super().__init__(problems, source, start_time)
         self._rest = b""
         self._lines_seen = 0
+        self._skipping = False  # inside a line too long to keep: drop up to its newline
+        self._skip_counted = False  # ... and it was counted as line_too_long (it held more than whitespace)
         self.time_guard = None
         if self.unix_time:
             self.time_guard = TimeGuard(self.problems, self.where, self._empty, jitter_s=time_jitter_s,
                                         max_gap_s=max_time_gap_s, confirm_records=time_confirm_records)
 
     def feed(self, data: bytes, now: float | None = None) -> FrameBatch:
+        if self._skipping:  # the rest of a line too long to keep (it is one record, not two)
+            end = data.find(b"\n")
+            self._skip(data if end < 0 else data[:end])
+            if end < 0:
+                return self._empty()
+            self._skipping = False
+            self._lines_seen += 1
+            data = data[end + 1:]
         buffer = self._rest + data
         cut = buffer.rfind(b"\n")
         if cut < 0:
             self._rest = buffer
-            if len(buffer) > self.max_line:
-                self.problems.add("line_too_long", self.where(self._lines_seen + 1))
+            if len(buffer) - buffer.count(b"\r") > self.max_line:
                 self._rest = b""
+                self._skipping, self._skip_counted = True, False
+                self._skip(buffer)
             return self._empty()
         self._rest = buffer[cut + 1:]
         return self._lines(buffer[:cut], now)
 
+    def _skip(self, part: bytes) -> None:
+        """A piece of a line too long to keep: counted once as line_too_long, unless it is all whitespace (a
+        blank line is never a record, however long)."""
+        if not self._skip_counted and part.strip():
+            self.problems.add("line_too_long", self.where(self._lines_seen + 1))
+            self._skip_counted = True
+
     def finish(self, now: float | None = None) -> FrameBatch:
         rest, self._rest = self._rest, b""
+        self._skipping = False
         batch = self._lines(rest, now) if rest.strip() else self._empty()
         if self.time_guard is None:
             return batch
@@ -185,6 +214,7 @@ class LineParser(StreamParser):
             self.problems.add("truncated_frame",
                               f"{self.source}: {len(self._rest)} bytes at the end of the connection")
         self._rest = b""
+        self._skipping = False
         return self.time_guard.finish() if self.time_guard is not None else self._empty()
 
     def _lines(self, block: bytes, now: float | None) -> FrameBatch:
@@ -194,8 +224,9 @@ class LineParser(StreamParser):
         numbers = np.arange(self._lines_seen + 1, self._lines_seen + 1 + len(lines), dtype=np.int64)
         self._lines_seen += len(lines)
         lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-        blank = lengths == 0  # an empty line carries nothing: skipped, not counted
-        long_lines = lengths > self.max_line
+        # an empty or all-whitespace line carries nothing: skipped, not counted (a parser never sees one)
+        blank = np.fromiter((not line.strip() for line in lines), dtype=bool, count=len(lines))
+        long_lines = (lengths > self.max_line) & ~blank
         if long_lines.any():
             self.problems.add("line_too_long", self.where(numbers[long_lines][0]), int(long_lines.sum()))
         drop = blank | long_lines

@@ -13,6 +13,7 @@ import numpy as np
 
 from airpicture.sources.batch import DECODED_COLUMNS, FEET, FEET_PER_MINUTE, KNOTS, FrameBatch, object_array
 from airpicture.sources.lines import LineParser, frames_batch, hex_nibbles, parse_floats
+from airpicture.sources.timeline import bad_unix_time
 
 SBS_FIELDS = 22
 MESSAGE_TYPES = (b"MSG", b"SEL", b"ID", b"AIR", b"STA", b"CLK")
@@ -40,8 +41,10 @@ def _unix_times(dates: list[bytes], times: list[bytes]) -> tuple[np.ndarray, np.
     minutes, bad_m = parse_floats([p[1] if len(p) == 3 else b"x" for p in parts])
     seconds, bad_s = parse_floats([p[2] if len(p) == 3 else b"x" for p in parts])
     ok = three & ~bad_h & ~bad_m & ~bad_s
+    ok[ok] &= (hours[ok] >= 0) & (hours[ok] < 24) & (minutes[ok] >= 0) & (minutes[ok] < 60) \
+        & (seconds[ok] >= 0) & (seconds[ok] < 61)
     out[ok] = base[ok] + hours[ok] * 3600 + minutes[ok] * 60 + seconds[ok]
-    return out, ~np.isfinite(out)
+    return out, bad_unix_time(out)
 
 
 class SbsParser(LineParser):
@@ -76,6 +79,8 @@ class SbsParser(LineParser):
             array, bad = parse_floats([r[col] for r in rows])
             values[name] = array * factor
             bad_numbers |= bad
+        for name, limit in (("latitude_rad", np.pi / 2), ("longitude_rad", 2 * np.pi)):  # 95 degrees N: no
+            bad_numbers |= np.abs(values[name]) > limit
         self._reject("bad_icao", bad_icao, numbers)
         self._reject("bad_time", bad_time & ~bad_icao, numbers)
         self._reject("bad_number", bad_numbers & ~bad_time & ~bad_icao, numbers)

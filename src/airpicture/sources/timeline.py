@@ -33,6 +33,19 @@ from airpicture.sources.batch import FrameBatch, Problems
 
 # A step back up to this is normal (multi-receiver merges, network jitter): kept, re-stamped to the latest time.
 # The real recordings have no step back at all (docs/sources.md, "Time").
+#: Unix times a reception can have (1970 to 2286); anything else is ``bad_time`` (1e300 would also wreck the
+#: precision of every time difference after it)
+UNIX_TIME_RANGE = (0.0, 1e10)
+#: the largest time magnitude the decoder and tracker accept (Unix or scenario seconds); beyond it: bad_time
+MAX_ABS_TIME_S = 1e10
+
+
+def bad_unix_time(times) -> np.ndarray:
+    """True where a Unix time is not finite or outside ``UNIX_TIME_RANGE``."""
+    times = np.asarray(times, dtype=np.float64)
+    return ~((times >= UNIX_TIME_RANGE[0]) & (times <= UNIX_TIME_RANGE[1]))
+
+
 TIME_JITTER_S = 2.0
 # A step ahead over this is a jump (same limit as the Beast/AVR counter's ``ticks_jump``). The real recordings'
 # largest gap between consecutive records is 245 s (sparse traffic at the start of the tutorial file).

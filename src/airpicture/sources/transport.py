@@ -54,6 +54,14 @@ def iter_file(path: str | os.PathLike, format: str = "auto", *, start_time: floa
     ``start_time`` places formats whose receiver counter has no date (Beast binary, AVR); by default the
     file's modification time is used as the time of its first frame.
     """
+    for used, batch in _iter_file(path, format, start_time=start_time, problems=problems, chunk_bytes=chunk_bytes):
+        if batch is not None:
+            yield used, batch
+
+
+def _iter_file(path, format, *, start_time, problems, chunk_bytes):
+    """``iter_file`` that first yields ``(format, None)`` once the format is known (read_file reports it even
+    when no frame is accepted)."""
     problems = problems if problems is not None else Problems()
     source = str(path)
     if start_time is None:
@@ -71,6 +79,7 @@ def iter_file(path: str | os.PathLike, format: str = "auto", *, start_time: floa
         elif format not in FORMATS:
             raise InputError(f"unknown format '{format}' (known: auto, {', '.join(FORMATS)})", field="format")
         parser = make_parser(format, problems, source, start_time)
+        yield format, None
         data = head
         while data:
             batch = parser.feed(data)
@@ -108,8 +117,9 @@ def read_file(path: str | os.PathLike, format: str = "auto", *, start_time: floa
     """
     problems = Problems()
     batches, used = [], format
-    for used, batch in iter_file(path, format, start_time=start_time, problems=problems, chunk_bytes=chunk_bytes):
-        batches.append(batch)
+    for used, batch in _iter_file(path, format, start_time=start_time, problems=problems, chunk_bytes=chunk_bytes):
+        if batch is not None:
+            batches.append(batch)
     if used == "auto":  # nothing was read at all: an empty file
         used = detect_format(b"", str(path)) or "beast-hex"
     frames = FrameBatch.concat(batches) if batches else _empty_for(used)

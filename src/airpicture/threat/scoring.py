@@ -13,6 +13,7 @@ for human attention, never an engagement decision.
 
 from __future__ import annotations
 
+
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..errors import read_user_text
 from ..identity.standard import CLASSES, IDENTITIES
-from ..scenario.toml_lines import did_you_mean, kind_of, TomlTableParser
+from ..scenario.toml_lines import did_you_mean, finite_number, kind_of, TomlTableParser
 from .geometry import DEFAULT_HORIZON_S, ThreatGeometry
 
 DEFAULT_SCORING = "default_scoring.toml"
@@ -252,6 +253,9 @@ def _up_to_bands(bands: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ parsing
 
+_finite_number = finite_number
+
+
 class _Parser(TomlTableParser):
 
     def sub(self, key: str) -> dict:
@@ -268,7 +272,7 @@ class _Parser(TomlTableParser):
                 raise self.fail(path, f"missing required key '{key}'")
             return default
         value = table[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        if not _finite_number(value):
             raise self.fail(path + (key,), f"expected a finite number, found {kind_of(value)} {value!r}")
         if value < low:
             raise self.fail(path + (key,), f"{value!r} is below the minimum {low:g}")
@@ -304,8 +308,7 @@ class _Parser(TomlTableParser):
         rows = []
         for k, band in enumerate(raw):
             if (not isinstance(band, list) or len(band) != 2
-                    or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not np.isfinite(x)
-                           for x in band)):
+                    or not all(_finite_number(x) for x in band)):
                 raise self.fail(path, f"band {k + 1} is {band!r}; expected [bound, points], two finite numbers")
             if rows and band[0] <= rows[-1][0]:
                 raise self.fail(path, f"band {k + 1} bound {band[0]!r} must be above band {k}'s {rows[-1][0]!r} "

@@ -324,6 +324,7 @@ class SensorTracker(TransponderMixin):
         self._periods = np.zeros(self._ranging.size)
         self._periods[:len(self._info)] = [info.update_period_s for info in self._info]
         self.frames_processed = 0
+        self.rejected_plots: dict[str, int] = {}  # plots process() left out, by reason (check_plots)
         self._init_transponder()
         self._log: list | None = [] if record_updates else None
         self._log_fresh: list = []  # (log entry, slots) logged since the last record_scan
@@ -343,8 +344,38 @@ class SensorTracker(TransponderMixin):
             raise InputError("measurement time is not finite", field="time")
         if self._adsb[np.unique(sensor)].any():
             raise InputError("transponder reports go to process_reports, not process", field="sensor")
+        bad = self.check_plots(batch)
+        if bad.any():
+            batch = batch.take(~bad)
+            sensor = sensor[~bad]
+            if len(batch) == 0:
+                return
         for start, stop in self._frames(batch.time, sensor):
             self._process_frame(int(sensor[start]), batch.take(slice(start, stop)))
+
+    def check_plots(self, batch: MeasurementBatch) -> np.ndarray:
+        """Rows that cannot be used, counted by reason in ``rejected_plots`` (never used, never silently):
+        ``non_finite`` (an infinite value or sigma), ``no_position`` (a radar plot without a measured range and
+        azimuth, an EO plot without a measured azimuth), ``bad_range`` (range <= 0), ``bad_elevation`` (outside
+        +-90 deg). NaN stays what it means in a batch: not measured."""
+        values = np.asarray(batch.values, np.float64)
+        sigmas = np.asarray(batch.sigmas, np.float64)
+        sensor = np.asarray(batch.sensor, np.int64)
+        with np.errstate(invalid="ignore"):
+            measured = filters.measured_columns(values, sigmas)
+            reasons = {"non_finite": np.isinf(values).any(axis=1) | np.isinf(sigmas).any(axis=1)}
+            radar = np.array([info.kind == "radar" for info in self._info], bool)[sensor]
+            need = np.where(radar, measured[:, 0] & measured[:, 1], measured[:, 1])
+            reasons["no_position"] = ~need
+            reasons["bad_range"] = measured[:, 0] & ~(values[:, 0] > 0)
+            reasons["bad_elevation"] = measured[:, 2] & ~(np.abs(values[:, 2]) <= np.pi / 2)
+        bad = np.zeros(len(batch), bool)
+        for reason, mask in reasons.items():
+            mask = mask & ~bad   # one reason per plot, the first that applies
+            if mask.any():
+                self.rejected_plots[reason] = self.rejected_plots.get(reason, 0) + int(mask.sum())
+            bad |= mask
+        return bad
 
     def snapshot(self, t: float) -> TrackStates:
         """All live tracks predicted to time ``t`` (state, covariance, status, class hint); tracks unchanged."""
