@@ -78,6 +78,7 @@ bench: setup-test
 	$(PY) bench/bench_threat.py
 	$(PY) bench/bench_dask.py
 	$(PY) bench/bench_web.py
+	$(PY) bench/bench_overload.py
 
 clean:
 	rm -rf $(VENV) web/node_modules $(DATA)/*.json $(STATIC)
