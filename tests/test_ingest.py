@@ -182,9 +182,15 @@ def test_silent_feed_advances_the_picture_with_the_receive_clock(tmp_path):
         while not (seen and seen[-1]["messages"] == N_CLI) and time.time() < deadline:
             time.sleep(0.05)
         # under load the status with every message can come before the one with their tracks: take the fullest
-        # picture seen once everything was in (the quiet clock may already be emptying it)
-        time.sleep(1.0)
-        before = max((st for st in seen if st.get("messages") == N_CLI), key=lambda st: st["tracks_now"])
+        # picture seen once everything was in, waiting for it (1 s of quiet only advances the picture by 1 s:
+        # tracks coast after 15 s and go after 60 s of silence, so waiting does not empty it)
+        def fullest():
+            return max((st for st in seen if st.get("messages") == N_CLI), key=lambda st: st["tracks_now"])
+
+        deadline = time.time() + 10
+        while fullest()["tracks_now"] < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        before = fullest()
         assert before["messages"] == N_CLI and before["tracks_now"] >= 2 and before["state"] == "connected"
         offset[0] = 120.0        # the feed stays connected and silent for two minutes
         deadline = time.time() + 30
