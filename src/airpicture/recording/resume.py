@@ -42,7 +42,7 @@ def check_resume(path, scenario, *, seed=None, duration=None, keystore: str) -> 
     def refuse(what: str) -> InputError:
         return InputError(f"cannot resume: the recording is of {what}", source=str(path))
 
-    if config.get("source") != scenario.source or config.get("scenario") != scenario.name:
+    if not _same_source(config.get("source"), scenario.source) or config.get("scenario") != scenario.name:
         raise refuse(f"scenario '{config.get('scenario')}' ({config.get('source')}), not '{scenario.name}' "
                      f"({scenario.source})")
     if seed is not None and seed != config.get("seed"):
@@ -57,3 +57,15 @@ def check_resume(path, scenario, *, seed=None, duration=None, keystore: str) -> 
     scenario.seed = int(config["seed"])
     scenario.duration_s = float(config["duration_s"])
     return point
+
+
+def _same_source(recorded, given) -> bool:
+    """The same built-in, or the same scenario file (a relative path resolved from here)."""
+    if recorded == given:
+        return True
+    if not isinstance(recorded, str) or not isinstance(given, str) or "builtin:" in (recorded[:8], given[:8]):
+        return False
+    try:
+        return Path(recorded).resolve() == Path(given).resolve()
+    except OSError:
+        return False
