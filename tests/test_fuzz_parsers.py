@@ -409,3 +409,20 @@ def test_cut_and_garbled_recordings_are_input_errors_naming_the_file(tmp_path):
         except InputError as exc:
             assert str(path) in str(exc), exc
         # a garbled block the reads above do not touch may leave a readable recording: allowed
+
+
+def test_api_track_number_beyond_64_bits_is_422_not_500():
+    """Found by the `api` target: POST /api/tracks/18446744073709551616/identity raised OverflowError in the
+    identity engine (a 500 from a real server); a track number is now an int64 path parameter."""
+    from fuzz.targets import API_TOKENS, TARGETS, _api_client
+
+    client = _api_client()
+    headers = {"Authorization": f"Bearer {API_TOKENS['operator']}"}
+    for tid in (2**64, -(2**64) - 1, 2**63, -(2**63) - 1):
+        assert client.post(f"/api/tracks/{tid}/identity", headers=headers,
+                           json={"identity": "hostile", "why": "visual"}).status_code == 422
+        assert client.get(f"/api/tracks/{tid}", headers=headers).status_code == 422
+    assert client.get(f"/api/tracks/{2**63 - 1}", headers=headers).status_code == 404
+    assert_case(TARGETS["api"], b"POST /api/tracks/-118446744073709551616/identity\n"
+                                b"Authorization: Bearer fuzz-operator-token\nContent-Type: application/json\n\n"
+                                b'{"identity": "hostile", "why": "visual"}')
