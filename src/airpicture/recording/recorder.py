@@ -72,7 +72,7 @@ def _version() -> str:
 
 
 class Recorder:
-    """A sink recording a run into ``path`` (DuckDB). An existing file there is replaced.
+    """A sink recording a run into ``path`` (DuckDB). An existing file there is replaced (``append``: continued).
 
     ``flush_interval_s``: how often the writer thread commits what arrived (the most a crash loses).
     ``measurements``: also record each frame's measurements (plots and reports).
