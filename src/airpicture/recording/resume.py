@@ -29,7 +29,7 @@ def resume_point(path) -> dict:
     if complete:
         raise InputError("the recorded run is complete already (its summary is recorded): nothing to resume",
                          source=str(path))
-    return {"config": dict(context.config), "frames": int(len(times)),
+    return {"config": dict(context.config), "frames": len(times),
             "last_time": float(times[-1]) if len(times) else None}
 
 
