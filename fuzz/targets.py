@@ -649,3 +649,204 @@ register(lambda: Target("key-file", "wrapping key file (WrapSource.key_file): ra
                         seeds=lambda: [_KEY_BYTES, _KEY_BYTES.hex().encode() + b"\n",
                                        base64.b64encode(_KEY_BYTES) + b"\n"],
                         tokens=(b"=", b"==", b"\n", b" ", b"0", b"f")))
+
+
+# ------------------------------------------------------------------------------------------------ ASTERIX CAT048
+
+CAPTURE = DATA / "asterix_cat_034_048.pcap"
+
+
+def _cat048_run(data: bytes) -> Outcome:
+    """``decode_file`` (pcap or raw datablocks, by the magic) then ``measurements`` with the CAT034 sites and one
+    default site for every radar: only ``InputError`` or counted skips; what comes out is finite."""
+    from airpicture.interop import asterix048 as a48
+
+    path = _write("capture.pcap", data)
+    dec = a48.decode_file(path)
+    out = Outcome(accepted=int(dec.counts.get("plots", 0)),
+                  notes={k: int(v) for k, v in dec.counts.items() if k != "plots"})
+    radars = sorted(set(dec.plots.sac_sic))
+    sites = {k: (dec.sites_034.get(k, (43.5, 16.4, 780.0)),) for k in radars}
+    sensors, batch, ident = a48.measurements(dec.plots, sites, day=1.7e9 - 1.7e9 % 86400)
+    if len(batch.time) != out.accepted:
+        out.violations.append(f"{out.accepted} plots but {len(batch.time)} measurements")
+    if len(batch.time) and not np.isfinite(batch.time).all():
+        out.violations.append("a measurement with a non-finite time")
+    if len(batch.time) and not np.isfinite(batch.values[:, :2]).all():
+        out.violations.append("a measurement with a non-finite range or azimuth")
+    if len(batch.time) and (batch.values[:, 0] < 0).any():
+        out.violations.append("a negative range")
+    return out
+
+
+def _cat048_seeds() -> list[bytes]:
+    from airpicture.interop import asterix048 as a48
+
+    if not CAPTURE.exists():
+        return [b""]
+    pcap = CAPTURE.read_bytes()
+    payloads = [p for _, p in a48.read_capture(CAPTURE)]
+    return [pcap, pcap[:len(pcap) // 3], b"".join(payloads[:6]), payloads[0], payloads[-1], b""]
+
+
+register(lambda: Target("asterix-cat048", "ASTERIX CAT048 / CAT034 capture (pcap or raw datablocks) through "
+                        "interop.asterix048.decode_file and measurements", run=_cat048_run, seeds=_cat048_seeds,
+                        tokens=(b"\x30", b"\x22", b"\x00\x00", b"\xff\xff", b"\xd4\xc3\xb2\xa1",
+                                b"\x08\x00\x45\x00", b"\x11", b"\xfd\xff"),
+                        max_size=1 << 15))
+
+
+# ------------------------------------------------------------------------------------------------ recordings
+
+@lru_cache(maxsize=None)
+def _recording_seed() -> bytes:
+    """A real recording: 12 s of the demo, run to the end (closed and checkpointed)."""
+    from airpicture.pipeline import run_scenario
+    from airpicture.scenario.loader import load_scenario
+
+    scenario = load_scenario("demo")
+    scenario.duration_s = 12.0
+    out = _TMP / "recording-seed"
+    run_scenario(scenario, out, show_progress=False)
+    return (out / "airpicture.duckdb").read_bytes()
+
+
+def _mutate_recording(data: bytes, rng: random.Random) -> bytes:
+    """A damaged DuckDB file: cut at a block boundary or anywhere, a run of bytes garbled or zeroed somewhere in
+    it (headers, catalog, data blocks), or both."""
+    buf = bytearray(data)
+    for _ in range(1 + rng.randrange(3)):
+        op = rng.randrange(4)
+        if op == 0 and buf:
+            del buf[rng.choice([rng.randrange(len(buf)), (rng.randrange(len(buf)) // 4096) * 4096]):]
+        elif buf:
+            start = rng.choice([rng.randrange(min(len(buf), 12288)), rng.randrange(len(buf))])
+            size = rng.choice([1, 2, 8, 64, 4096])
+            fill = (bytes(rng.randrange(256) for _ in range(min(size, 64))) * (1 + size // 64))[:size] \
+                if op == 1 else bytes(size) if op == 2 else bytes([buf[start] ^ (1 << rng.randrange(8))])
+            buf[start:start + len(fill)] = fill
+    return bytes(buf)
+
+
+def _recording_run(data: bytes) -> Outcome:
+    """``RecordingReader`` on the bytes, then everything a replay reads: only ``InputError`` naming the file."""
+    from airpicture.recording import RecordingReader
+
+    path = _write("recording.duckdb", data)
+    for wal in (_TMP / "recording.duckdb.wal",):
+        if wal.exists():
+            wal.unlink()
+    with RecordingReader(path) as r:
+        n = len(r)
+        frames = r.frames(0, n)
+        r.counts()
+        r.summary
+        if n:
+            r.alerts_at(r.end)
+            r.alert_events()
+        out = Outcome(accepted=len(frames), notes={"frames": n})
+        if len(frames) != n:
+            out.violations.append(f"{n} frame times but {len(frames)} frames read")
+    return out
+
+
+register(lambda: Target("recording", "airpicture recording (DuckDB): RecordingReader and every read a replay "
+                        "makes, on cut / garbled files", run=_recording_run,
+                        seeds=lambda: [_recording_seed()], structured=_mutate_recording, max_size=1 << 24,
+                        tokens=(b"DUCK", b"\x00" * 8, b"\xff" * 8)))
+
+
+# ------------------------------------------------------------------------------------------------ API requests
+
+API_TOKENS = {"viewer": "fuzz-viewer-token", "operator": "fuzz-operator-token", "admin": "fuzz-admin-token"}
+
+
+@lru_cache(maxsize=None)
+def _api_client():
+    """The real app (``create_app`` behind its ``Guard``) over a store fed by 15 s of the demo, with that run's
+    controls (alerts and identities to acknowledge and override) and a pacer (playback), called in-process through
+    its ASGI interface (Starlette's TestClient; exceptions in the app are raised, not turned into 500s)."""
+    from starlette.testclient import TestClient
+
+    from airpicture.picture import Controls, Pacer, SinkSet
+    from airpicture.pipeline import run_scenario
+    from airpicture.scenario.loader import load_scenario
+    from airpicture.web.app import Service, create_app, wrap
+    from airpicture.web.auth import Tokens
+    from airpicture.web.store import PictureStore
+
+    store = PictureStore()
+    controls = Controls()
+    scenario = load_scenario("demo")
+    scenario.duration_s = 15.0
+    run_scenario(scenario, None, show_progress=False, sinks=SinkSet([store]), controls=controls, outputs=False)
+    service = Service(store=store, tokens=Tokens(API_TOKENS), controls=controls, pacer=Pacer(10.0),
+                      options={"host": "127.0.0.1", "port": 8080}, allowed_hosts=("testserver", "127.0.0.1:8080"))
+    return TestClient(wrap(create_app(service), service), raise_server_exceptions=True)
+
+
+def parse_request(data: bytes) -> tuple[str, str, list[tuple[str, str]], bytes]:
+    """A fuzz case as a request: ``METHOD PATH`` on the first line, ``Name: value`` header lines, a blank line,
+    the body (raw HTTP's layout; anything unreadable becomes a GET of what is there)."""
+    head, _, body = data.partition(b"\n\n")
+    lines = head.decode("latin-1").split("\n")
+    method, _, path = lines[0].strip().partition(" ")
+    method = method.upper() if method.upper() in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD") \
+        else "GET"
+    path = path.strip() or "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        name = name.strip()
+        if sep and name and all(33 <= ord(c) < 127 and c not in '()<>@,;:\\"/[]?={} ' for c in name):
+            headers.append((name, value.strip()))
+    return method, sendable_path(path), headers, body
+
+
+def sendable_path(path: str) -> str:
+    """What a client can put on the request line: control, space and non-ASCII characters percent-encoded."""
+    return "".join(c if 0x20 < ord(c) < 0x7f else "".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in path)
+
+
+def _api_run(data: bytes) -> Outcome:
+    client = _api_client()
+    method, path, headers, body = parse_request(data)
+    headers = [(k.encode(), v.encode("latin-1")) for k, v in headers  # header values go out as bytes, as sent
+               if k.lower() not in ("content-length", "transfer-encoding", "host")]
+    response = client.request(method, path, headers=headers, content=body)
+    out = Outcome(notes={f"status_{response.status_code}": 1})
+    if response.status_code >= 500:
+        out.violations.append(f"{method} {path}: {response.status_code} {response.text[:300]}")
+    return out
+
+
+def _api_seeds() -> list[bytes]:
+    v, o, a = (f"Authorization: Bearer {API_TOKENS[r]}" for r in ("viewer", "operator", "admin"))
+    ct = "Content-Type: application/json"
+    client = _api_client()  # a real track and alert of the picture, so the seeds reach the engines
+    tracks = client.get("/api/tracks", headers={"Authorization": f"Bearer {API_TOKENS['viewer']}"}).json()
+    alerts = client.get("/api/alerts", headers={"Authorization": f"Bearer {API_TOKENS['viewer']}"}).json()
+    tid = tracks[-1]["track_id"] if tracks else 3
+    aid = alerts[-1]["id"] if alerts else "A1"
+    reqs = [f"GET /api/health\n\n", f"GET /api/picture\n{v}\n\n", f"GET /api/picture?t=12.0\n{v}\n\n",
+            f"GET /api/tracks\n{v}\n\n", f"GET /api/tracks/{tid}\n{v}\n\n", f"GET /api/alerts?active=true\n{v}\n\n",
+            f"POST /api/alerts/{aid}/ack\n{o}\n{ct}\n\n{{\"who\": \"cdr.smith\"}}",
+            f"POST /api/tracks/{tid}/identity\n{o}\n{ct}\n\n"
+            '{"identity": "hostile", "why": "visual", "track_class": "rotary_wing", "who": "cdr.smith"}',
+            f"GET /api/sensors\n{v}\n\n", f"GET /api/zones\n{v}\n\n", f"GET /api/timeline\n{v}\n\n",
+            f"POST /api/playback\n{o}\n{ct}\n\n{{\"action\": \"seek\", \"t\": 10.5}}",
+            f"POST /api/playback\n{o}\n{ct}\n\n{{\"action\": \"speed\", \"speed\": 20}}",
+            f"GET /api/config\n{a}\n\n", f"GET /data/aircraft.json?token={API_TOKENS['viewer']}\n\n",
+            f"GET /api/geojson\n{v}\n\n", "GET /openapi.json\n\n", "GET /\n\n", f"GET /api/picture\n\n"]
+    return [r.encode() for r in reqs]
+
+
+register(lambda: Target("api", "HTTP API requests (method, path, query, headers, JSON body) against the real app "
+                        "in-process (ASGI): never a 5xx, never an exception", run=_api_run, seeds=_api_seeds,
+                        tokens=(b"/api/", b"/api/tracks/", b"/api/alerts/", b"/ack", b"/identity", b"?t=", b"nan",
+                                b"inf", b"1e999", b"-1", b"9223372036854775808", b'"action"', b'"seek"', b'"t"',
+                                b'"speed"', b'"identity"', b'"why"', b'"who"', b"null", b"Bearer ", b"%00", b"%ff",
+                                b"\\ud800", b"..", b"//", b"Content-Type: application/json\n",
+                                b"Authorization: Bearer fuzz-operator-token\n")))

@@ -68,11 +68,28 @@ def scenarios_command() -> None:
 def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optional[int],
          duration: Optional[float], keystore: Optional[Path] = None, no_keys: bool = False,
          cot: Optional[List[str]] = None, asterix: Optional[List[str]] = None, no_record: bool = False,
-         serve: Optional[dict] = None) -> None:
+         serve: Optional[dict] = None, resume: bool = False) -> None:
     from .pipeline import default_out_dir, print_summary, run_scenario
     from .scenario.loader import load_scenario
 
     scenario = load_scenario(scenario_ref)
+    resume_after = None
+    if resume:  # docs/recording.md, "Resuming a run": the recorded configuration, the frames after the last one
+        from .errors import InputError
+        from .recording import FILE_NAME
+        from .recording.resume import check_resume
+
+        if out_dir is None:
+            raise InputError("needs -o OUT: the folder of the run to continue", field="--resume")
+        if no_record:
+            raise InputError("--resume continues a recording: not with --no-record", field="--resume")
+        point = check_resume(out_dir / FILE_NAME, scenario, seed=seed, duration=duration,
+                             keystore="none" if no_keys else ("day key" if keystore is None else "key store"))
+        seed, duration = None, None
+        resume_after = float("-inf") if point["last_time"] is None else point["last_time"]
+        console.print(f"[dim]resuming {out_dir / FILE_NAME}: {point['frames']} frames recorded (to t = "
+                      f"{0.0 if point['last_time'] is None else point['last_time']:g} s); seed {scenario.seed}, "
+                      f"{scenario.duration_s:g} s[/]", highlight=False, soft_wrap=True)
     if seed is not None:
         scenario.seed = seed
     if duration is not None:
@@ -90,7 +107,7 @@ def _run(scenario_ref: str, out_dir: Optional[Path], no_serve: bool, seed: Optio
     live = _Live(no_serve, **(serve or {}), what="simulation")
     try:
         summary = run_scenario(scenario, target, show_progress=True, sinks=_joined(live.sinks, outputs),
-                               controls=live.controls, record=not no_record,
+                               controls=live.controls, record=not no_record, resume_after=resume_after,
                                keystore="none" if no_keys else (None if keystore is None else str(keystore)))
         print_summary(summary, target, out)
         _print_sinks(summary)
@@ -218,6 +235,8 @@ TOKENS_OPT = typer.Option(None, "--tokens", help="Tokens file of the live displa
                           "$XDG_CONFIG_HOME/airpicture/tokens.json, created 0600 at first start).")
 SPEED_OPT = typer.Option(None, "--speed", help=f"Picture time per wall time while serving (default {DEFAULT_SPEED:g}; "
                          "0: as fast as it goes). With --no-serve: unpaced unless given.")
+RESUME_OPT = typer.Option(False, "--resume", help="Continue the run recorded in -o OUT after a crash: the recorded "
+                          "seed and duration, simulated again from the start, the frames not yet recorded appended.")
 EXIT_OPT = typer.Option(False, "--exit-when-done", help="Stop serving when the run ends (scripts, tests) instead of "
                         "keeping the final picture up until Ctrl-C.")
 
@@ -231,12 +250,12 @@ def run_command(scenario: str = SCENARIO_ARG, out_dir: Optional[Path] = OUT_OPT,
                 asterix: Optional[List[str]] = ASTERIX_OPT, no_record: bool = NO_RECORD_OPT,
                 host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
                 tokens: Optional[Path] = TOKENS_OPT, speed: Optional[float] = SPEED_OPT,
-                exit_when_done: bool = EXIT_OPT) -> None:
+                exit_when_done: bool = EXIT_OPT, resume: bool = RESUME_OPT) -> None:
     """Run a scenario: simulate sensors, track, identify, score, serve the live picture (http://127.0.0.1:8080);
     write summary.json, tracks.parquet, picture.png, identity.json, and record it (OUT/airpicture.duckdb)."""
     _run(scenario, out_dir, no_serve, seed, duration, keystore, no_keys, cot, asterix, no_record,
          dict(host=host, port=port, allow_remote=allow_remote, tokens=tokens, speed=speed,
-              exit_when_done=exit_when_done))
+              exit_when_done=exit_when_done), resume=resume)
 
 
 @app.command("demo")
@@ -247,12 +266,13 @@ def demo_command(out_dir: Optional[Path] = OUT_OPT, no_serve: bool = NO_SERVE_OP
                  asterix: Optional[List[str]] = ASTERIX_OPT, no_record: bool = NO_RECORD_OPT,
                  host: str = HOST_OPT, port: int = PORT_OPT, allow_remote: bool = ALLOW_REMOTE_OPT,
                  tokens: Optional[Path] = TOKENS_OPT, speed: Optional[float] = SPEED_OPT,
-                 exit_when_done: bool = EXIT_OPT, duration: Optional[float] = DURATION_OPT) -> None:
+                 exit_when_done: bool = EXIT_OPT, duration: Optional[float] = DURATION_OPT,
+                 resume: bool = RESUME_OPT) -> None:
     """Run the built-in demo: a defended coastal airbase, its radars and EO tracker, mixed traffic; the live
     picture at http://127.0.0.1:8080 (10x real time; --speed); recorded into OUT/airpicture.duckdb."""
     _run("demo", out_dir, no_serve, seed, duration, keystore, no_keys, cot, asterix, no_record,
          dict(host=host, port=port, allow_remote=allow_remote, tokens=tokens, speed=speed,
-              exit_when_done=exit_when_done))
+              exit_when_done=exit_when_done), resume=resume)
 
 
 @app.command("track")

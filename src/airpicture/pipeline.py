@@ -64,7 +64,7 @@ def _sensor_counts(sensors, meas: MeasurementBatch, duration_s: float, adsb=None
 
 
 def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None, sinks=None, controls=None,
-                 record: bool = True, outputs: bool = True) -> dict:
+                 record: bool = True, outputs: bool = True, resume_after: float | None = None) -> dict:
     """Run a scenario end to end and write summary.json, tracks.parquet, picture.png, identity.json into out_dir.
 
     ``outputs=False``: write nothing and return the summary alone (a Monte Carlo replication, montecarlo.py);
@@ -73,7 +73,9 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     ``sinks``: a ``picture.SinkSet`` (live display, recorder, CoT, ASTERIX, pacer) handed one ``PictureFrame`` per
     step; ``controls``: a ``picture.Controls`` through which an operator acknowledges alerts and overrides
     identities between steps (docs/live.md). ``record``: also record the run into ``OUT/airpicture.duckdb``
-    (docs/recording.md).
+    (docs/recording.md). ``resume_after`` (``--resume``): continue the recording already in ``OUT`` - the run is
+    simulated again from the start (seeded: the same frames) and only frames after this time (-inf: all) reach the
+    sinks, the recorder appending them (recording.resume).
 
     ``keystore``: None - the unit gets a fresh in-memory IFF day key for this run (never written); "none" - the
     captured export unit without keys (nothing authenticates); a path - that key store (docs/identity.md)."""
@@ -113,7 +115,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
     if record and outputs:  # a Monte Carlo replication (outputs=False) writes nothing, no recording either
         from .recording import add_recorder
 
-        add_recorder(sinks, out_dir)
+        add_recorder(sinks, out_dir, append=resume_after is not None)
     controls = controls if controls is not None else Controls()
     controls.attach(alerts=threat.alerts, identity=identity.engine)
     context = PictureContext.of_scenario(scenario, config={"keystore": "none" if keystore == "none" else
@@ -146,7 +148,7 @@ def run_scenario(scenario, out_dir, *, show_progress: bool = True, keystore=None
                 changed = [a.to_json() for a in threat.changed] + controls.take_changes()
             snapshots.append(snapshot)
             track_wall += time.perf_counter() - t0
-            if sinks:
+            if sinks and (resume_after is None or float(t) > resume_after):  # resumed: frames not yet recorded
                 sinks.step(build_frame(snapshot, float(t), alerts=changed, sensor_names=names,
                                        measurements=measurement_columns(plots=plots, reports=adsb.last_reports,
                                                                         sensor_names=names, sensor_kinds=kinds,

@@ -270,7 +270,8 @@ def elevation_of_altitude(range_m, site_alt_m: float, target_alt_m):
     range ``range_m`` (spherical Earth of radius EARTH_RADIUS_M; NaN where no straight line fits)."""
     r = np.asarray(range_m, float)
     rs, rt = EARTH_RADIUS_M + site_alt_m, EARTH_RADIUS_M + np.asarray(target_alt_m, float)
-    s = (rt ** 2 - rs ** 2 - r ** 2) / (2.0 * r * rs)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero range: no straight line (NaN below)
+        s = (rt ** 2 - rs ** 2 - r ** 2) / (2.0 * r * rs)
     return np.where(np.abs(s) <= 1.0, np.arcsin(np.clip(s, -1.0, 1.0)), np.nan)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import math
 import threading
 import time
@@ -71,15 +72,17 @@ def _version() -> str:
 
 
 class Recorder:
-    """A sink recording a run into ``path`` (DuckDB). An existing file there is replaced.
+    """A sink recording a run into ``path`` (DuckDB). An existing file there is replaced (``append``: continued).
 
     ``flush_interval_s``: how often the writer thread commits what arrived (the most a crash loses).
-    ``measurements``: also record each frame's measurements (plots and reports)."""
+    ``measurements``: also record each frame's measurements (plots and reports).
+    ``append``: continue the recording already at ``path`` (``--resume``) instead of replacing it."""
 
     name = "recorder"
 
-    def __init__(self, path, *, flush_interval_s: float = 1.0, measurements: bool = True):
+    def __init__(self, path, *, flush_interval_s: float = 1.0, measurements: bool = True, append: bool = False):
         self.path = Path(path)
+        self.append = bool(append)
         self.flush_interval_s = float(flush_interval_s)
         self.record_measurements = bool(measurements)
         self._con = None
@@ -101,23 +104,57 @@ class Recorder:
         import duckdb
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for p in (self.path, self.path.with_name(self.path.name + ".wal")):
-            if p.exists():
-                p.unlink()
-        self._con = duckdb.connect(str(self.path))
-        con = self._con
-        con.execute("BEGIN")
-        for sql in create_sql():
-            con.execute(sql)
-        con.execute("INSERT INTO meta VALUES (?, ?, ?, ?, ?, ?)",
-                    [FORMAT, SCHEMA_VERSION, _utc_now(), _version(), context.name, context.mode])
-        con.execute("INSERT INTO documents VALUES ('context', 0, ?, ?)", [_utc_now(), dumps(context.to_json())])
-        con.execute("COMMIT")
-        self.rows["meta"] += 1
-        self.rows["documents"] += 1
+        if self.append:
+            self._open_append(duckdb)
+        else:
+            self._create(duckdb, context)
         self._thread = threading.Thread(target=self._writer, name="airpicture-recorder", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)  # an interrupted run (Ctrl-C, an exception) keeps what it recorded
+
+    def _create(self, duckdb, context) -> None:
+        """A new recording, built under a temporary name and renamed into place once it holds its schema, meta
+        and context: a kill at any moment leaves either no file or a readable recording (never a DuckDB file
+        without tables)."""
+        wal = self.path.with_name(self.path.name + ".wal")
+        part = self.path.with_name(self.path.name + ".part")
+        for p in (self.path, wal, part, part.with_name(part.name + ".wal")):
+            if p.exists():
+                p.unlink()
+        con = duckdb.connect(str(part))
+        try:
+            con.execute("BEGIN")
+            for sql in create_sql():
+                con.execute(sql)
+            con.execute("INSERT INTO meta VALUES (?, ?, ?, ?, ?, ?)",
+                        [FORMAT, SCHEMA_VERSION, _utc_now(), _version(), context.name, context.mode])
+            con.execute("INSERT INTO documents VALUES ('context', 0, ?, ?)", [_utc_now(), dumps(context.to_json())])
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(part, self.path)
+        self._con = duckdb.connect(str(self.path))
+        self.rows["meta"] += 1
+        self.rows["documents"] += 1
+
+    def _open_append(self, duckdb) -> None:
+        """``--resume``: continue an existing recording (DuckDB replays its log on open): the next frame index
+        after the last recorded one, the alert events already recorded, the row counts so far."""
+        from ..errors import InputError
+
+        if not self.path.is_file():
+            raise InputError("no recording to resume", source=str(self.path))
+        self._con = con = duckdb.connect(str(self.path))
+        self._frames = int(con.execute("SELECT coalesce(max(frame) + 1, 0) FROM frames").fetchone()[0])
+        self._seen_events = {aid: int(n) for aid, n in con.execute(
+            "SELECT alert_id, count(*) FROM alert_events GROUP BY alert_id").fetchall()}
+        for name in TABLES:
+            self.rows[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+        self.counts["frames"] = self._frames
+        con.execute("INSERT INTO documents VALUES ('resumed', ?, ?, ?)",
+                    [self._frames, _utc_now(), dumps({"from_frame": self._frames})])
+        self.rows["documents"] += 1
 
     def _at_exit(self) -> None:
         """The interpreter exits without ``close``: write what is pending and checkpoint (no summary)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Query, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
@@ -28,6 +28,8 @@ from .store import HEARTBEAT_S, PictureStore, dumps, records
 
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 64 * 1024      # request bodies above this get 413
+# a track number is a 64-bit integer: a larger one in a path is a 422, not an OverflowError (500) in the engines
+TRACK_ID = PathParam(..., ge=-(2**63), le=2**63 - 1, description="track number")
 MAX_WS_MESSAGE_BYTES = 64 * 1024
 MAX_CLIENTS = 200               # WebSocket clients at once
 MAX_TEXT = 500                  # characters of a who / why / identity text
@@ -217,7 +219,7 @@ def create_app(service: Service) -> FastAPI:
         return records(f.columns, np.argsort(-score, kind="stable"))
 
     @app.get("/api/tracks/{track_id}", tags=["picture"])
-    def track(track_id: int, _role: str = viewer):
+    def track(track_id: int = TRACK_ID, _role: str = viewer):
         f = store.frame_at(None)
         r = f.row(track_id)
         if r is None:
@@ -264,7 +266,7 @@ def create_app(service: Service) -> FastAPI:
 
     @app.post("/api/tracks/{track_id}/identity", tags=["identity"],
               responses={404: {"description": "unknown track"}, 409: {"description": "no identification"}})
-    def override(track_id: int, body: IdentityBody, role: str = operator):
+    def override(body: IdentityBody, track_id: int = TRACK_ID, role: str = operator):
         controls = service.controls
         if controls is None or getattr(controls, "identity", None) is None:
             raise HTTPException(409, "this picture has no identification to override (a transponder replay or "
