@@ -703,3 +703,12 @@ def test_a_track_in_detail_needs_a_token_and_any_role_reads_it(live):
             return (await _recv_json(ws))["type"]
 
     assert asyncio.run(with_header()) == "snapshot"
+
+
+def test_the_page_is_served_under_a_content_security_policy(live):
+    """No inline or evaluated script may run in the page (outside text - callsigns, reasons - is shown there);
+    the browser tests run the real page under this policy without a console error."""
+    r = httpx.get(live.base + "/")
+    csp = r.headers["content-security-policy"]
+    assert r.status_code == 200 and "script-src 'self';" in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp and "connect-src 'self'" in csp

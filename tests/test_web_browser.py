@@ -71,6 +71,18 @@ def browser():
             b.close()
 
 
+
+def wait_js(page, expression: str, timeout_s: float = 30.0) -> None:
+    """Wait until a JavaScript expression is true, polled from here: Playwright's own wait_for_function evaluates
+    its predicate with eval() inside the page, which the display's Content-Security-Policy (no unsafe-eval)
+    forbids - as it should."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for: {expression}"
+        time.sleep(0.05)
+
 class Page:
     """A page of the display opened with one role's token, recording console errors and every request."""
 
@@ -87,7 +99,7 @@ class Page:
         self.page.on("websocket", lambda ws: self.requests.append(ws.url))
         self.page.goto(svc.token_url(role))
         self.page.wait_for_selector("body[data-ready='1']")
-        self.page.wait_for_function("document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
+        wait_js(self.page, "document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
                                     "Number(document.body.dataset.trackCount)")
 
     def symbols(self):
@@ -250,12 +262,12 @@ def test_time_slider_shows_a_past_picture(viewer_page, service):
     p.page.eval_on_selector("#slider", "(s, t) => { s.value = t; s.dispatchEvent(new Event('change')); }", t)
     sync_api.expect(p.page.locator("#view-state")).to_have_text("HISTORY")
     sync_api.expect(p.page.locator("#clock")).to_have_text("T+00:00:30")
-    p.page.wait_for_function(f"document.body.dataset.trackCount == '{len(past['tracks'])}'")
+    wait_js(p.page, f"document.body.dataset.trackCount == '{len(past['tracks'])}'")
     assert p.symbols().count() == len(past["tracks"])
     # back to the live picture
     p.page.locator("#btn-live").click()
     sync_api.expect(p.page.locator("#view-state")).to_have_text("LIVE")
-    p.page.wait_for_function("document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
+    wait_js(p.page, "document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
                              f"{len(api(service, '/api/tracks'))}")
 
 
@@ -264,11 +276,11 @@ def test_the_page_reconnects_when_the_websocket_drops(operator_page, service):
     sockets = []
     p.page.on("websocket", lambda ws: sockets.append(ws.url))
     p.page.evaluate("window.airpicture.dropConnection()")
-    p.page.wait_for_function("document.body.dataset.conn != 'up'")
-    p.page.wait_for_function("document.body.dataset.conn == 'up'")
+    wait_js(p.page, "document.body.dataset.conn != 'up'")
+    wait_js(p.page, "document.body.dataset.conn == 'up'")
     assert len(sockets) == 1 and "/ws?token=" in sockets[0]  # a new socket, with the token
     # the new snapshot gives the same picture
-    p.page.wait_for_function("document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
+    wait_js(p.page, "document.querySelectorAll('.leaflet-marker-pane [data-track-id]').length == "
                              f"{len(api(service, '/api/tracks'))}")
     assert p.errors == []
 

@@ -33,6 +33,11 @@ TRACK_ID = PathParam(..., ge=-(2**63), le=2**63 - 1, description="track number")
 MAX_WS_MESSAGE_BYTES = 64 * 1024
 MAX_CLIENTS = 200               # WebSocket clients at once
 MAX_TEXT = 500                  # characters of a who / why / identity text
+# The page's scripts, styles, images and WebSocket come from this service only; no inline script (text from
+# outside - callsigns, rule reasons - can never run). Inline styles stay: Leaflet positions its layers with them.
+CSP = (b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       b"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       b"frame-ancestors 'none'")
 UNPACED = 1e6                   # a pacer this fast never sleeps: "as fast as it goes", but pausable
 RAW_FRAMES = True               # write each message's shared, pre-built frame to the socket (see _Sender)
 
@@ -134,7 +139,7 @@ class Guard:
         async def guarded_send(message):
             if message["type"] == "http.response.start":
                 extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
-                         (b"x-frame-options", b"DENY")]
+                         (b"x-frame-options", b"DENY"), (b"content-security-policy", CSP)]
                 if scope["path"].startswith(("/api", "/data", "/openapi")):
                     extra.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": list(message.get("headers", [])) + extra}
