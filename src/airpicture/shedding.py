@@ -31,6 +31,7 @@ from collections import Counter, deque
 
 import numpy as np
 
+from .identity.standard import in_emergency
 from .sources.batch import FrameBatch
 
 #: default bound on frames waiting between the reader and the picture (~6 MB; the picture lags the feed by
@@ -38,7 +39,6 @@ from .sources.batch import FrameBatch
 DEFAULT_MAX_QUEUE_FRAMES = 50_000
 PRIORITY_NAMES = ("emergency_or_threat", "identified", "tracked", "heard", "new_or_unknown")
 LOWEST = len(PRIORITY_NAMES) - 1
-EMERGENCY_SQUAWKS = ("7500", "7600", "7700")
 
 
 def frame_addresses(batch: FrameBatch) -> np.ndarray:
@@ -88,9 +88,7 @@ def picture_priorities(picture, threat=None) -> tuple[np.ndarray, np.ndarray]:
         squawk = np.asarray(extra.get("squawk", np.full(len(states), "", dtype=object)), dtype=object)
         emergency = np.asarray(extra.get("emergency", np.full(len(states), "", dtype=object)), dtype=object)
         level = np.where((callsign != "") | (squawk != ""), 1, 2).astype(np.int8)
-        declared = np.fromiter((bool(e) and str(e).lower().replace(" ", "_") not in ("none", "no_emergency")
-                                for e in emergency.tolist()), dtype=bool, count=emergency.size)
-        urgent = np.isin(squawk, EMERGENCY_SQUAWKS) | declared
+        urgent = in_emergency(squawk, emergency)
         if threat is not None:
             urgent |= np.asarray(threat(states), dtype=bool)
         level[urgent] = 0

@@ -18,6 +18,19 @@ PENDING, UNKNOWN, ASSUMED_FRIEND, FRIEND, NEUTRAL, SUSPECT, HOSTILE, JOKER, FAKE
 IDENTITY_LETTERS = {"pending": "p", "unknown": "u", "assumed_friend": "a", "friend": "f", "neutral": "n",
                     "suspect": "s", "hostile": "h", "joker": "j", "faker": "k"}
 
+# Mode 3/A codes that declare an emergency (ICAO Annex 10), and what each means.
+EMERGENCY_SQUAWKS = {"7500": "unlawful interference", "7600": "radio failure", "7700": "general emergency"}
+NOT_DECLARED = ("", "none", "no_emergency")  # emergency states (ADS-B, SBS, jet1090) that declare nothing
+
+
+def in_emergency(squawk, state) -> np.ndarray:
+    """(n,) bool: an emergency squawk, or a declared emergency state ('general', 'lifeguard', ...) - what the
+    display marks, the alert engine alerts on and overload shedding keeps first. ``None`` reads as nothing."""
+    sq = np.asarray(squawk, dtype=object).astype(str)
+    st = np.char.replace(np.char.lower(np.asarray(state, dtype=object).astype(str)), " ", "_")
+    return np.isin(sq, list(EMERGENCY_SQUAWKS)) | ~np.isin(st, NOT_DECLARED)
+
+
 CLASSES = ("unknown", "fixed_wing", "rotary_wing", "uav", "missile", "bird")
 CLASS_UNKNOWN, FIXED_WING, ROTARY_WING, UAV, MISSILE, BIRD = range(len(CLASSES))
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import geo
-from ..identity.standard import CLASSES, IDENTITIES
+from ..identity.standard import CLASSES, IDENTITIES, in_emergency
 from ..tracks import STATUS_NAMES, TrackStates
 
 THREAT_LEVELS = ("none", "low", "medium", "high")
@@ -76,15 +76,10 @@ def _flag(extra: dict, name: str, n: int, rows) -> np.ndarray:
     return np.zeros(n, bool) if col is None else np.asarray(col, bool)[rows]
 
 
-EMERGENCY_SQUAWKS = ("7500", "7600", "7700")
-
-
 def _emergency(extra: dict, n: int, rows) -> np.ndarray:
     """The identity stage's emergency flag, or a declared emergency state, or an emergency squawk."""
-    state = _text(extra, "emergency", n, rows)
-    declared = ~np.isin(np.char.lower(state.astype(str)), ("", "none", "no emergency", "no_emergency"))
-    return _flag(extra, "emergency_flag", n, rows) | declared | np.isin(_text(extra, "squawk", n, rows).astype(str),
-                                                                        EMERGENCY_SQUAWKS)
+    return _flag(extra, "emergency_flag", n, rows) | in_emergency(_text(extra, "squawk", n, rows),
+                                                                  _text(extra, "emergency", n, rows))
 
 
 def build_frame(snapshot: TrackStates, t: float, *, alerts=(), measurements=None, epoch_unix=None,

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..identity.rules import clock
-from ..identity.standard import IDENTITIES, identity_code
+from ..identity.standard import EMERGENCY_SQUAWKS, IDENTITIES, identity_code
 
 FORMAT = "airpicture-alerts"
 VERSION = 1
@@ -44,7 +44,6 @@ KINDS = ("zone_intrusion", "predicted_intrusion", "emergency", "spoof", "track_l
 ZONE_KINDS = ("zone_intrusion", "predicted_intrusion")
 LEVELS = ("none", "low", "medium", "high")
 NONE, LOW, MEDIUM, HIGH = range(len(LEVELS))
-EMERGENCY_SQUAWKS = {"7500": "unlawful interference", "7600": "radio failure", "7700": "general emergency"}
 SYSTEM = "system"
 
 _ZMAX = 1 << 20  # keys: track slot * _ZMAX + zone index (0 for per-track kinds)
