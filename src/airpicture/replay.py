@@ -116,12 +116,9 @@ class TransponderPicture:
         self.batches += 1
         t0 = _time.perf_counter()
         reports = self.decoder.process(batch)
-        t1 = _time.perf_counter()
+        self.stage_s["decode"] += _time.perf_counter() - t0
         if len(reports):
-            self.tracker.process_reports(reports)
-            self._log_identity_changes(reports)
-        self.stage_s["decode"] += t1 - t0
-        self.stage_s["track"] += _time.perf_counter() - t1
+            self._track(reports)
         if len(batch):
             times = np.asarray(batch.time, dtype=np.float64)
             finite = times[_usable(times)]   # a time the decoder rejects (NaN, 1e300) never moves the clock
@@ -169,7 +166,7 @@ class TransponderPicture:
             cut = math.floor(boundary / merge_s) * merge_s  # reports of closed merging windows only
             stop = int(np.searchsorted(running, cut, side="right"))
             if stop > done:
-                self._track(_take_reports(reports, slice(done, stop)))
+                self._track_window(_take_reports(reports, slice(done, stop)))
                 done = stop
             self.emit_frames(sinks, boundary, step_s=step_s)
             # a silence inside the batch: jump to the boundary before its next frame (report or not)
@@ -187,18 +184,20 @@ class TransponderPicture:
         """Track the reports held back for an open merging window (the input ended or went quiet)."""
         if self._held is not None:
             held, self._held = self._held, None
-            self._track(held)
+            self._track_window(held)
             self._note_confirmed()
 
     def _track(self, reports: AdsbReports) -> None:
+        """The tracker and the identity log take a batch of reports."""
         t1 = _time.perf_counter()
-        self._window_reports.append(reports)
         self.tracker.process_reports(reports)
         self._log_identity_changes(reports)
-        rt = np.asarray(reports.time, dtype=np.float64)
-        if np.isfinite(rt).any():
-            self.now = max(self.now, float(np.nanmax(rt)))
         self.stage_s["track"] += _time.perf_counter() - t1
+
+    def _track_window(self, reports: AdsbReports) -> None:
+        """A window of a framed feed: tracked, and kept as the next frame's measurements."""
+        self._window_reports.append(reports)
+        self._track(reports)
 
     def emit_frames(self, sinks, upto: float, *, step_s: float = 1.0) -> None:
         """Frames for every window boundary up to ``upto`` not yet emitted (quiet seconds included, at most
