@@ -1,21 +1,16 @@
 """The CLI as a user meets it: real subprocesses, exit codes, messages, no tracebacks."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from _cli import run_cli
 
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def airpicture(*args, cwd=None):
-    env = dict(os.environ)
-    env.pop("AIRPICTURE_DEBUG", None)
-    env["COLUMNS"] = "200"
-    return subprocess.run([sys.executable, "-m", "airpicture", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+    return run_cli(*args, cwd=cwd)
 
 
 def assert_no_traceback(result):

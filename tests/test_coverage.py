@@ -4,14 +4,12 @@ the CLI's outputs and bad-input messages."""
 
 import copy
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from _cli import run_cli
 from airpicture import geo
 from airpicture.coverage import FUSED, run_coverage
 from airpicture.scenario.classes import TARGET_CLASSES
@@ -129,10 +127,7 @@ def test_cluster_gives_the_same_maps(demo, study, tmp_path):
 
 
 def _cli(*args):
-    env = dict(os.environ, COLUMNS="200")
-    env.pop("AIRPICTURE_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "airpicture", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return run_cli(*args, timeout=300)
 
 
 def test_cli_runs_on_a_local_cluster(tmp_path):

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from _cli import run_cli
 from _sources_data import beast_binary, beast_hex_lines, beast_records
 
 from airpicture.ingest import LiveIngest, ingest_feed, parse_feed_url
@@ -81,11 +82,7 @@ def in_picture_tracks(out_dir) -> set[tuple[int, str]]:
 
 
 def airpicture(*args, **kwargs):
-    env = dict(os.environ)
-    env.pop("AIRPICTURE_DEBUG", None)
-    env["COLUMNS"] = "100"
-    return subprocess.run([sys.executable, "-m", "airpicture", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=600, **kwargs)
+    return run_cli(*args, columns=100, **kwargs)
 
 
 @pytest.fixture(scope="module")

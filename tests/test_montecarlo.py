@@ -4,14 +4,12 @@ reported with their seed, outputs, and the CLI's bad-input messages."""
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from _cli import run_cli
 from airpicture.montecarlo import METRICS, confidence_interval, derive_seeds, run_replication, run_study
 from airpicture.scenario.loader import load_scenario
 
@@ -102,10 +100,7 @@ def test_failed_runs_are_reported_and_the_study_goes_on(tmp_path, cluster):
 
 
 def _cli(*args):
-    env = dict(os.environ, COLUMNS="200")
-    env.pop("AIRPICTURE_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "airpicture", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return run_cli(*args, timeout=300)
 
 
 def test_cli_local_cluster_writes_outputs(tmp_path):

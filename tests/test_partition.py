@@ -8,13 +8,12 @@ only thing allowed to differ (each partition numbers its own)."""
 
 import gzip
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from _cli import run_cli
 from _sources_data import FULL_FLIGHT, LONG_FLIGHT, TUTORIAL, beast_binary, beast_records, jsonl_records, sbs_rows
 from airpicture.modes.phantoms import ModeSFilter
 from airpicture.partition import SUMMED, frame_keys, partition_of, replay_files
@@ -125,10 +124,7 @@ def test_partitioned_in_process_equals_one_process(kind, tmp_path):
 
 
 def _cli(*args):
-    env = dict(os.environ, COLUMNS="200")
-    env.pop("AIRPICTURE_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "airpicture", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return run_cli(*args, timeout=300)
 
 
 def test_cli_two_files_in_address_partitions(tmp_path):

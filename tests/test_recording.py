@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from _cli import run_cli
 from airpicture.picture import Controls, SinkSet
 from airpicture.picture.frame import COLUMNS, MEASUREMENT_COLUMNS
 from airpicture.recording import FILE_NAME, SCHEMA_VERSION, RecordingPlayer, RecordingReader
@@ -293,12 +294,7 @@ def test_kill_9_loses_at_most_the_last_second(tmp_path):
 
 # --------------------------------------------------------------------------- CLI
 def airpicture(*args, cwd=None):
-    env = dict(os.environ)
-    env.pop("AIRPICTURE_DEBUG", None)
-    env["COLUMNS"] = "200"
-    env["PYTHONPATH"] = str(ROOT / "src")
-    return subprocess.run([sys.executable, "-m", "airpicture", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+    return run_cli(*args, cwd=cwd, env={"PYTHONPATH": str(ROOT / "src")})
 
 
 def assert_one_line_error(result, name):

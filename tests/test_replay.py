@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from _cli import run_cli
 from _sources_data import (TUTORIAL, avr_lines, beast_binary, beast_hex_lines, beast_records,
                            jsonl_records, sbs_rows)
 
@@ -27,11 +25,7 @@ FORMATS = ("beast", "beast-hex", "avr", "sbs", "jsonl")
 
 
 def airpicture(*args):
-    env = dict(os.environ)
-    env.pop("AIRPICTURE_DEBUG", None)
-    env["COLUMNS"] = "100"   # narrower than the messages: they must not wrap
-    return subprocess.run([sys.executable, "-m", "airpicture", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=600)
+    return run_cli(*args, columns=100)   # narrower than the messages: they must not wrap
 
 
 def replay(path, out, *extra):
