@@ -161,10 +161,6 @@ class Controls:
             self.identity.override(int(track_id), identity, who, why, self.time, track_class=track_class)
             return self.identity.track(int(track_id))
 
-    def alerts_json(self) -> list[dict]:
-        with self.lock:
-            return [] if self.alerts is None else [a.to_json() for a in self.alerts.alerts()]
-
     def take_changes(self) -> list[dict]:
         with self.lock:
             out, self._changes = self._changes, []

@@ -6,15 +6,12 @@ import time
 from pathlib import Path
 
 
-def replay_recording(path: Path, *, speed: float | None = None, sinks=None, console) -> dict:
-    """Play a recording into ``sinks`` (the live display with its pacer, the outputs; None: headless, unpaced
-    unless ``speed``) and print what was played."""
-    from ..errors import InputError
+def replay_recording(path: Path, *, sinks=None, console) -> dict:
+    """Play a recording into ``sinks`` (the live display, the outputs, and the ``Pacer`` of ``--speed``, which
+    paces it; None: headless and as fast as it goes) and print what was played."""
     from .player import play_recording
 
-    if speed is not None and not speed > 0:
-        raise InputError("must be positive", field="--speed")
-    summary = play_recording(path, sinks, speed=speed)
+    summary = play_recording(path, sinks)
     s = summary
     span = "" if s["start"] is None else f", t = {s['start']:.1f} .. {s['end']:.1f} s"
     lines = [f"[bold]airpicture replay[/]: {s['recording']} (recording of {s['recorded_mode']} '{s['name']}', "
